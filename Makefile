@@ -1,0 +1,114 @@
+# multid - a multi-service network daemon.
+#
+#   make run     install missing build dependencies, build, run conf/multid.conf
+#   make check   the same set-up, then unit and integration tests
+#   make install PREFIX=/usr DESTDIR=...
+
+VERSION  = 0.1.0
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+PYTHON  ?= /usr/bin/python3
+
+# Libraries found through pkg-config, and the Debian packages that have them.
+PC_LIBS  = libconfig libsystemd sqlite3 libcrypt
+PC_DEBS  = libconfig:libconfig-dev libsystemd:libsystemd-dev \
+           sqlite3:libsqlite3-dev libcrypt:libcrypt-dev check:check
+# Programs the tests and `make run` use, and their Debian packages.
+TOOL_DEBS = gcc:gcc make:make pkg-config:pkg-config nc:netcat-openbsd \
+            curl:curl logger:bsdutils telnet:telnet
+
+ifdef SANITIZE
+BUILD   ?= build-sanitize
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD   ?= build
+SANFLAGS =
+endif
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DMULTID_VERSION='"$(VERSION)"' \
+           $(SANFLAGS) $(shell pkg-config --cflags $(PC_LIBS) 2>/dev/null)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(shell pkg-config --libs $(PC_LIBS) 2>/dev/null) -lpthread -lm
+
+# ev_epoll.c is included by ev.c, as redis includes ae_epoll.c.
+CORE_SRC = $(filter-out src/main.c src/ev_epoll.c,$(wildcard src/*.c)) \
+           $(wildcard src/services/*.c)
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(wildcard tests/unit/check_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run check unit integration install clean bench fuzz check-sanitize
+
+all: $(BUILD)/multid
+
+$(BUILD)/%.o: %.c $(wildcard src/*.h) | deps-checked
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/src/ev.o: src/ev_epoll.c
+
+$(BUILD)/multid: $(BUILD)/src/main.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/check_%: tests/unit/check_%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(shell pkg-config --cflags check) $(LDFLAGS) -o $@ \
+	    $^ $(LDLIBS) $(shell pkg-config --libs check)
+
+# Installs what pkg-config or PATH cannot find; apt-get only when needed.
+deps:
+	@missing=""; \
+	for pair in $(TOOL_DEBS); do \
+	    command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if command -v pkg-config >/dev/null 2>&1; then \
+	    for pair in $(PC_DEBS); do \
+	        pkg-config --exists $${pair%%:*} || missing="$$missing $${pair#*:}"; \
+	    done; \
+	else \
+	    for pair in $(PC_DEBS); do missing="$$missing $${pair#*:}"; done; \
+	fi; \
+	$(PYTHON) -c 'import pytest' >/dev/null 2>&1 || missing="$$missing python3-pytest"; \
+	[ -r /etc/mime.types ] || missing="$$missing media-types"; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "missing:$$missing - run 'make deps' as root, or: apt-get install$$missing" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "installing:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+# Order-only: the first build in a tree runs deps once.
+deps-checked:
+	@$(MAKE) --no-print-directory deps
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh conf/connect-help.sh conf/multid.conf
+	exec $(BUILD)/multid -c conf/multid.conf
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory unit integration
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+integration: $(BUILD)/multid
+	MULTID_BIN=$(abspath $(BUILD)/multid) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+check-sanitize: deps
+	@$(MAKE) --no-print-directory check SANITIZE=address,undefined OPT=-O1
+
+install: $(BUILD)/multid
+	install -D -m 0755 $(BUILD)/multid $(DESTDIR)$(SBINDIR)/multid
+
+clean:
+	rm -rf build build-sanitize

@@ -1,0 +1,620 @@
+/*
+ * conn.c - TCP connections: input, output queues, backpressure, closing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "limits.h"
+#include "log.h"
+#include "server.h"
+
+#define CONN_READ_CHUNK  (64 * 1024)   /* bytes read per wakeup at most */
+#define CONN_WRITE_BURST (1024 * 1024) /* bytes sent per flush at most */
+#define CONN_LINGER_MS   2000          /* wait for the client's FIN */
+#define CONN_STUCK_MS    30000         /* a drain with no progress ends */
+#define CONN_REJECT_MAX  1024          /* refused connections lingering */
+
+static char conn_scratch[CONN_READ_CHUNK];  /* one read buffer for all */
+static unsigned conn_rejects;               /* refused ones still open */
+
+static const char *const conn_state_names[] = {
+	[CONN_OPEN] = "open",
+	[CONN_DRAINING] = "draining",
+	[CONN_LINGERING] = "lingering",
+	[CONN_CLOSED] = "closed",
+};
+
+const char *
+conn_state_text(enum conn_state state)
+{
+	return conn_state_names[state];
+}
+
+const char *
+close_reason_text(enum close_reason why)
+{
+	static const char *const text[] = {
+		[CLOSE_PEER] = "closed by client",
+		[CLOSE_DONE] = "done",
+		[CLOSE_IDLE] = "idle timeout",
+		[CLOSE_SLOW] = "too slow",
+		[CLOSE_ERROR] = "error",
+		[CLOSE_SHUTDOWN] = "shutting down",
+		[CLOSE_REMOVED] = "service removed",
+	};
+	return text[why];
+}
+
+static void conn_event(struct ev_loop *loop, int fd, void *data, int mask);
+
+/* Puts c on the list flushed before the loop sleeps. */
+static void
+conn_queue(struct conn *c)
+{
+	if (c->queued)
+		return;
+	c->queued = true;
+	c->flush_next = server.flush_list;
+	server.flush_list = c;
+}
+
+/* Registers read interest unless input is stopped for a reason. */
+static void
+conn_update_read(struct conn *c)
+{
+	bool want = c->state == CONN_LINGERING || c->state == CONN_DRAINING ||
+	    (c->state == CONN_OPEN && !c->paused && !c->throttled &&
+	    !c->peer_eof);
+
+	if (c->state == CONN_DRAINING && c->peer_eof)
+		want = false;
+	if (want)
+		ev_add(server.loop, c->fd, EV_READABLE, conn_event, c);
+	else
+		ev_del(server.loop, c->fd, EV_READABLE);
+}
+
+static struct conn *
+conn_alloc(struct svc *svc, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	c->svc = svc;
+	c->conf = svc_conf_ref(svc->conf);
+	c->type = c->conf->type;
+	memcpy(&c->peer, peer, peerlen);
+	c->peerlen = peerlen;
+	c->high_water = CONN_HIGH_WATER;
+	c->hard_cap = CONN_HARD_CAP;
+	c->last_input = c->last_progress = ev_now(server.loop);
+	c->next = svc->conns;
+	if (svc->conns != NULL)
+		svc->conns->prev = c;
+	svc->conns = c;
+	svc->nobjs++;
+	return c;
+}
+
+struct conn *
+conn_new(struct svc *svc, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, bool counted)
+{
+	struct conn *c = conn_alloc(svc, fd, peer, peerlen);
+
+	if (c == NULL)
+		return NULL;
+	c->counted = counted;
+	if (c->type->line != NULL)
+		line_init(&c->lr, 1024);
+	svc->stats.connections_total++;
+	conn_update_read(c);
+	if (c->type->open != NULL && c->type->open(c) < 0)
+		conn_close(c, CLOSE_DONE);
+	else
+		conn_queue(c);
+	return c;
+}
+
+void
+conn_reject(struct svc *svc, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	const char *busy = svc->conf->type->busy;
+	struct conn *c;
+
+	/* Past the cap a refusal costs no memory and lingers no more. */
+	if (conn_rejects >= CONN_REJECT_MAX ||
+	    (c = conn_alloc(svc, fd, peer, peerlen)) == NULL) {
+		if (busy != NULL)
+			(void)send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	conn_rejects++;
+	c->rejected = true;
+	if (busy != NULL)
+		outq_append(&c->out, busy, strlen(busy));
+	conn_close_after_flush(c);
+}
+
+void
+conn_set_max_line(struct conn *c, size_t max)
+{
+	c->lr.max = max;
+}
+
+const char *
+conn_peer_text(const struct conn *c)
+{
+	static char text[ADDR_TEXT_MAX];
+
+	addr_text((const struct sockaddr *)&c->peer, text, sizeof(text));
+	return text;
+}
+
+/* Appends output; past the hard cap the client is marked to be dropped
+ * and nothing more is queued, so memory stays bounded. */
+int
+conn_send(struct conn *c, const void *data, size_t len)
+{
+	if (c->state != CONN_OPEN || c->over_cap)
+		return -EPIPE;
+	if (c->out.pending + len > c->hard_cap) {
+		c->over_cap = true;
+		conn_queue(c);
+		return -ENOBUFS;
+	}
+	conn_queue(c);
+	return outq_append(&c->out, data, len);
+}
+
+static int
+conn_vprintf(struct conn *c, const char *crlf, const char *fmt, va_list ap)
+{
+	char small[1024], *big = NULL;
+	va_list ap2;
+	int n, err;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(small, sizeof(small) - 2, fmt, ap);
+	if (n < 0) {
+		va_end(ap2);
+		return -EINVAL;
+	}
+	if ((size_t)n < sizeof(small) - 2) {
+		va_end(ap2);
+		memcpy(small + n, crlf, strlen(crlf));
+		return conn_send(c, small, (size_t)n + strlen(crlf));
+	}
+	if ((big = malloc((size_t)n + 3)) == NULL) {
+		va_end(ap2);
+		return -ENOMEM;
+	}
+	vsnprintf(big, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	memcpy(big + n, crlf, strlen(crlf));
+	err = conn_send(c, big, (size_t)n + strlen(crlf));
+	free(big);
+	return err;
+}
+
+int
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = conn_vprintf(c, "", fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int
+conn_reply(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = conn_vprintf(c, "\r\n", fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int
+conn_send_shared(struct conn *c, struct rbuf *rb)
+{
+	if (c->state != CONN_OPEN || c->over_cap)
+		return -EPIPE;
+	conn_queue(c);
+	if (c->out.pending + rb->len > c->hard_cap) {
+		c->over_cap = true;
+		return -ENOBUFS;
+	}
+	return outq_append_shared(&c->out, rb, 0, rb->len);
+}
+
+int
+conn_send_file(struct conn *c, int fd, off_t off, size_t len)
+{
+	if (c->state != CONN_OPEN) {
+		close(fd);
+		return -EPIPE;
+	}
+	conn_queue(c);
+	return outq_append_file(&c->out, fd, off, len);
+}
+
+void
+conn_pause(struct conn *c)
+{
+	c->paused = true;
+	conn_update_read(c);
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = false;
+	if (c->state != CONN_OPEN)
+		return;
+	conn_update_read(c);
+	/* Input read while paused is delivered before the loop sleeps, not
+	 * here: the caller may be inside this connection's own callback. */
+	if (c->in.len > 0) {
+		c->replay = true;
+		conn_queue(c);
+	}
+}
+
+/* Whether the service may be handed more input now. */
+static bool
+conn_accepts_input(const struct conn *c)
+{
+	return c->state == CONN_OPEN && !c->paused && !c->throttled &&
+	    !c->over_cap;
+}
+
+/* Stops reading while the output queue is above the high-water mark:
+ * a client that sends but does not read is not read from either. */
+static void
+conn_check_throttle(struct conn *c)
+{
+	if (!c->throttled && c->out.pending > c->high_water) {
+		c->throttled = true;
+		conn_update_read(c);
+	}
+}
+
+static enum line_result
+conn_on_line(void *ctx, char *line, size_t len)
+{
+	struct conn *c = ctx;
+	enum line_result r = c->type->line(c, line, len);
+
+	conn_check_throttle(c);
+	return conn_accepts_input(c) ? r : LINE_STOP;
+}
+
+static enum line_result
+conn_on_long_line(void *ctx, char *line, size_t len)
+{
+	struct conn *c = ctx;
+
+	(void)line;
+	(void)len;
+	if (c->type->too_long != NULL)
+		conn_reply(c, "%s", c->type->too_long);
+	conn_check_throttle(c);
+	return conn_accepts_input(c) ? LINE_MORE : LINE_STOP;
+}
+
+/* Hands input to the service: raw bytes or framed lines. */
+static size_t
+conn_consume(struct conn *c, const char *data, size_t len)
+{
+	size_t used;
+
+	if (c->type->line != NULL)
+		return line_feed(&c->lr, data, len, conn_on_line,
+		    conn_on_long_line, c);
+	if (c->type->read == NULL)
+		return len;
+	used = c->type->read(c, data, len);
+	conn_check_throttle(c);
+	return used;
+}
+
+/* Delivers new input (or, with len 0, what is buffered); whatever the
+ * service leaves is kept for the next time. */
+static void
+conn_deliver(struct conn *c, const char *data, size_t len)
+{
+	size_t used;
+
+	if (c->in.len > 0) {
+		if (len > 0 && buf_append(&c->in, data, len) != 0) {
+			conn_close(c, CLOSE_ERROR);
+			return;
+		}
+		used = conn_consume(c, buf_head(&c->in), c->in.len);
+		if (c->state != CONN_CLOSED)
+			buf_consume(&c->in, used);
+	} else {
+		used = conn_consume(c, data, len);
+		if (used < len && c->state != CONN_CLOSED &&
+		    buf_append(&c->in, data + used, len - used) != 0)
+			conn_close(c, CLOSE_ERROR);
+	}
+	if (c->state == CONN_OPEN && c->in.len > CONN_INPUT_MAX) {
+		log_info("%s: %s: input not consumed, closing", c->conf->name,
+		    conn_peer_text(c));
+		conn_close(c, CLOSE_ERROR);
+	}
+}
+
+/* The client half-closed: the service decides, or by default whatever is
+ * queued is sent and the connection closed. */
+static void
+conn_on_eof(struct conn *c)
+{
+	c->peer_eof = true;
+	conn_update_read(c);
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->type->eof != NULL) {
+		c->type->eof(c);
+	} else {
+		conn_close_after_flush(c);
+		c->why = CLOSE_PEER;
+	}
+}
+
+static void
+conn_on_readable(struct conn *c)
+{
+	ssize_t n = recv(c->fd, conn_scratch, sizeof(conn_scratch), 0);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(c, CLOSE_PEER);
+		return;
+	}
+	if (n == 0) {
+		if (c->state == CONN_OPEN)
+			conn_on_eof(c);
+		else
+			conn_close(c, c->why);
+		return;
+	}
+	c->svc->stats.bytes_received += (uint64_t)n;
+	c->received += (uint64_t)n;
+	if (c->state != CONN_OPEN)
+		return;    /* draining or lingering: input is discarded */
+	c->last_input = ev_now(server.loop);
+	conn_deliver(c, conn_scratch, (size_t)n);
+}
+
+/* Everything is sent on a closing connection.  If the client may still be
+ * sending, close only the write side and wait a moment for its FIN:
+ * closing with unread input would reset the connection, and the client
+ * could lose the last reply (nginx's lingering close). */
+static void
+conn_finish(struct conn *c)
+{
+	if (c->peer_eof || (c->received == 0 && !c->rejected)) {
+		conn_close(c, c->why);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->state = CONN_LINGERING;
+	c->last_progress = ev_now(server.loop);
+	conn_update_read(c);
+}
+
+/* Sends queued output, at most a burst, and re-arms interest. */
+static void
+conn_flush(struct conn *c)
+{
+	size_t sent = 0;
+
+	if (c->over_cap) {
+		conn_close(c, CLOSE_SLOW);
+		return;
+	}
+	if (c->state == CONN_OPEN && c->type->writable != NULL &&
+	    c->out.pending < c->high_water / 2)
+		c->type->writable(c);
+	while (c->out.pending > 0 && sent < CONN_WRITE_BURST) {
+		ssize_t n = outq_write(&c->out, c->fd);
+		if (n == -EAGAIN || n == -EINTR)
+			break;
+		if (n < 0) {
+			conn_close(c, CLOSE_PEER);
+			return;
+		}
+		sent += (size_t)n;
+	}
+	if (sent > 0) {
+		c->svc->stats.bytes_sent += sent;
+		c->last_progress = ev_now(server.loop);
+	}
+	if (c->out.pending > 0)
+		ev_add(server.loop, c->fd, EV_WRITABLE, conn_event, c);
+	else
+		ev_del(server.loop, c->fd, EV_WRITABLE);
+	if (c->state == CONN_DRAINING && c->out.pending == 0) {
+		conn_finish(c);
+	} else if (c->throttled && c->out.pending <= c->high_water / 2) {
+		c->throttled = false;
+		conn_update_read(c);
+		if (c->in.len > 0) {
+			c->replay = true;
+			conn_queue(c);
+		}
+	}
+}
+
+void
+conn_close_after_flush(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	c->state = CONN_DRAINING;
+	c->why = CLOSE_DONE;
+	c->last_progress = ev_now(server.loop);
+	conn_update_read(c);
+	conn_queue(c);
+}
+
+/* Gives back the connection's place in the limits. */
+static void
+conn_uncount(struct conn *c)
+{
+	struct ip_key ip;
+
+	if (c->rejected)
+		conn_rejects--;
+	if (!c->counted)
+		return;
+	c->counted = false;
+	c->svc->nconns--;
+	server.nconns--;
+	addr_key((const struct sockaddr *)&c->peer, &ip);
+	limits_release(c->svc, &ip);
+}
+
+void
+conn_close(struct conn *c, enum close_reason why)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	c->why = why;
+	ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
+	if (!c->rejected && c->type->close != NULL)
+		c->type->close(c, why);
+	conn_uncount(c);
+	/* The fd stays open until the reap, so its number cannot be reused
+	 * by an accept in the same batch of events. */
+	c->flush_next = server.reap_list;
+	server.reap_list = c;
+}
+
+static void
+conn_event(struct ev_loop *loop, int fd, void *data, int mask)
+{
+	struct conn *c = data;
+
+	(void)loop;
+	(void)fd;
+	if ((mask & EV_READABLE) && c->state != CONN_CLOSED)
+		conn_on_readable(c);
+	if ((mask & EV_WRITABLE) && c->state != CONN_CLOSED)
+		conn_flush(c);
+}
+
+void
+conn_flush_all(void)
+{
+	while (server.flush_list != NULL) {
+		struct conn *list = server.flush_list;
+
+		server.flush_list = NULL;
+		while (list != NULL) {
+			struct conn *c = list;
+
+			list = c->flush_next;
+			c->queued = false;
+			if (c->state == CONN_CLOSED)
+				continue;
+			if (c->replay && conn_accepts_input(c)) {
+				c->replay = false;
+				conn_deliver(c, NULL, 0);
+				if (c->state == CONN_CLOSED)
+					continue;
+			}
+			conn_flush(c);
+		}
+	}
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct svc *svc = c->svc;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		svc->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	svc->nobjs--;
+	close(c->fd);
+	outq_free(&c->out);
+	buf_free(&c->in);
+	line_free(&c->lr);
+	svc_conf_unref(c->conf);
+	free(c);
+}
+
+void
+conn_reap_all(void)
+{
+	while (server.reap_list != NULL) {
+		struct conn *c = server.reap_list;
+
+		server.reap_list = c->flush_next;
+		conn_free(c);
+	}
+}
+
+void
+conn_sweep(struct svc *svc, int64_t now)
+{
+	for (struct conn *c = svc->conns; c != NULL; c = c->next) {
+		long idle_ms = c->conf->idle_timeout * 1000;
+
+		switch (c->state) {
+		case CONN_OPEN:
+			if (idle_ms == 0 || now - c->last_input < idle_ms)
+				break;
+			if (c->type->timeout != NULL)
+				c->type->timeout(c);
+			if (c->state == CONN_OPEN)
+				conn_close(c, CLOSE_IDLE);
+			break;
+		case CONN_DRAINING:
+			if (now - c->last_progress >=
+			    (idle_ms > CONN_STUCK_MS ? idle_ms : CONN_STUCK_MS))
+				conn_close(c, CLOSE_SLOW);
+			break;
+		case CONN_LINGERING:
+			if (now - c->last_progress >= CONN_LINGER_MS)
+				conn_close(c, c->why);
+			break;
+		case CONN_CLOSED:
+			break;
+		}
+	}
+}
+
+void
+conn_close_all(struct svc *svc, enum close_reason why)
+{
+	for (struct conn *c = svc->conns; c != NULL; c = c->next)
+		conn_close(c, why);
+}

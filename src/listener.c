@@ -1,0 +1,299 @@
+/*
+ * listener.c - listening sockets, accepting, and UDP batches.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "limits.h"
+#include "listener.h"
+#include "log.h"
+#include "server.h"
+
+#define ACCEPT_BURST   64             /* accepts per wakeup, for fairness */
+#define UDP_BATCH      64             /* datagrams per recvmmsg */
+#define UDP_MAX        65536          /* largest datagram */
+#define REPLY_ARENA    (256 * 1024)   /* bytes of replies per batch */
+#define LISTEN_BACKLOG 4096           /* the kernel caps it at somaxconn */
+
+/* Receive buffers for one batch, shared by every UDP listener. */
+static char               udp_bufs[UDP_BATCH][UDP_MAX];
+static struct sockaddr_storage udp_from[UDP_BATCH];
+static struct iovec       udp_iov[UDP_BATCH];
+static struct mmsghdr     udp_msgs[UDP_BATCH];
+
+/* Replies queued by datagram hooks, sent together with sendmmsg. */
+static struct {
+	char                    arena[REPLY_ARENA]; /* reply payloads */
+	size_t                  used;               /* bytes of arena used */
+	struct mmsghdr          msgs[UDP_BATCH];    /* one per reply */
+	struct iovec            iov[UDP_BATCH];     /* their payloads */
+	struct sockaddr_storage to[UDP_BATCH];      /* their destinations */
+	struct listener        *from[UDP_BATCH];    /* socket to send on */
+	unsigned                n;                  /* replies queued */
+} replies;
+
+static void listener_on_accept(struct ev_loop *, int, void *, int);
+static void listener_on_datagram(struct ev_loop *, int, void *, int);
+
+/* Creates, configures and binds a socket for la. */
+static int
+listener_bind(const struct listen_addr *la, char *err, size_t errlen)
+{
+	int type = la->proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	int fd = socket(la->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, v6only = la->any ? 0 : 1;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (la->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	if (la->proto == PROTO_TCP)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) != 0 ||
+	    (la->proto == PROTO_TCP && listen(fd, LISTEN_BACKLOG) != 0)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct listener *
+listener_open(struct svc *svc, const struct listen_addr *la, int fd,
+    char *err, size_t errlen)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct listen_addr real;
+
+	if (l == NULL) {
+		snprintf(err, errlen, "out of memory");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	l->adopted = fd >= 0;
+	if (fd < 0 && (fd = listener_bind(la, err, errlen)) < 0) {
+		free(l);
+		return NULL;
+	}
+	l->fd = fd;
+	l->addr = *la;
+	l->svc = svc;
+	/* Report the real port, so ":0" in the file tells where it went. */
+	real = *la;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		memcpy(&real.ss, &ss, sslen);
+		real.sslen = sslen;
+	}
+	addr_listen_text(&real, l->text, sizeof(l->text));
+	if (svc->conf->type->bound != NULL)
+		svc->conf->type->bound(svc, fd, la->proto);
+	return l;
+}
+
+int
+listener_start(struct listener *l)
+{
+	if (l->addr.proto == PROTO_TCP)
+		return ev_add(server.loop, l->fd, EV_READABLE, listener_on_accept, l);
+	return ev_add(server.loop, l->fd, EV_READABLE, listener_on_datagram, l);
+}
+
+void
+listener_close(struct listener *l)
+{
+	ev_del(server.loop, l->fd, EV_READABLE | EV_WRITABLE);
+	close(l->fd);
+	free(l);
+}
+
+/* Out of fds: accept and drop one pending connection with the spare fd,
+ * so the listen queue does not fill up (the libuv trick). */
+static void
+listener_shed(struct listener *l)
+{
+	int fd;
+
+	if (server.reserve_fd < 0)
+		return;
+	close(server.reserve_fd);
+	server.reserve_fd = -1;
+	if ((fd = accept(l->fd, NULL, NULL)) >= 0)
+		close(fd);
+	server.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Admits, refuses with the busy line, or silently drops one connection. */
+static void
+listener_admit(struct listener *l, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	struct svc *svc = l->svc;
+	struct ip_key ip;
+	int reason;
+
+	addr_key(peer, &ip);
+	if (!limits_allowed(svc->conf, &ip)) {
+		svc->stats.rejected[REJECT_ALLOW]++;
+		close(fd);
+		return;
+	}
+	if ((reason = limits_admit(svc, &ip)) >= 0) {
+		svc->stats.rejected[reason]++;
+		conn_reject(svc, fd, peer, peerlen);
+		return;
+	}
+	if (conn_new(svc, fd, peer, peerlen, true) == NULL) {
+		limits_release(svc, &ip);
+		svc->nconns--;
+		server.nconns--;
+		close(fd);
+	}
+}
+
+static void
+listener_on_accept(struct ev_loop *loop, int lfd, void *data, int mask)
+{
+	struct listener *l = data;
+
+	(void)loop;
+	(void)mask;
+	for (int i = 0; i < ACCEPT_BURST && !l->svc->removed; i++) {
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof(peer);
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &peerlen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				listener_shed(l);
+			else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				svc_log(l->svc, LOG_LVL_WARNING, "%s: accept: %s",
+				    l->text, strerror(errno));
+			return;
+		}
+		listener_admit(l, fd, (struct sockaddr *)&peer, peerlen);
+	}
+}
+
+void
+dgram_reply(struct dgram *d, const void *data, size_t len)
+{
+	unsigned i;
+
+	if (replies.n == UDP_BATCH || replies.used + len > REPLY_ARENA)
+		listener_flush_replies();
+	if (len > REPLY_ARENA) {
+		d->listener->svc->stats.datagrams_dropped++;
+		return;
+	}
+	i = replies.n++;
+	memcpy(replies.arena + replies.used, data, len);
+	replies.iov[i].iov_base = replies.arena + replies.used;
+	replies.iov[i].iov_len = len;
+	replies.used += len;
+	memcpy(&replies.to[i], d->from, d->fromlen);
+	memset(&replies.msgs[i], 0, sizeof(replies.msgs[i]));
+	replies.msgs[i].msg_hdr.msg_name = &replies.to[i];
+	replies.msgs[i].msg_hdr.msg_namelen = d->fromlen;
+	replies.msgs[i].msg_hdr.msg_iov = &replies.iov[i];
+	replies.msgs[i].msg_hdr.msg_iovlen = 1;
+	replies.from[i] = d->listener;
+}
+
+/* Sends queued replies, runs of the same socket in one sendmmsg.  A reply
+ * the socket will not take now is dropped, as UDP allows. */
+void
+listener_flush_replies(void)
+{
+	unsigned i = 0;
+
+	while (i < replies.n) {
+		struct listener *l = replies.from[i];
+		unsigned run = 1;
+		int sent;
+
+		while (i + run < replies.n && replies.from[i + run] == l)
+			run++;
+		sent = sendmmsg(l->fd, &replies.msgs[i], run, MSG_DONTWAIT);
+		if (sent < 0)
+			sent = 0;
+		for (int k = 0; k < sent; k++)
+			l->svc->stats.bytes_sent += replies.iov[i + k].iov_len;
+		/* sendmmsg stops at the first failure; skip that one. */
+		if ((unsigned)sent < run)
+			l->svc->stats.datagrams_dropped++;
+		i += (unsigned)sent < run ? (unsigned)sent + 1 : run;
+	}
+	replies.n = 0;
+	replies.used = 0;
+}
+
+/* Filters one datagram through allow and the loop guard, then hands it
+ * to the service. */
+static void
+listener_dispatch(struct listener *l, struct mmsghdr *m, char *data)
+{
+	struct svc *svc = l->svc;
+	const struct sockaddr *from = m->msg_hdr.msg_name;
+	struct ip_key ip;
+	struct dgram d;
+
+	svc->stats.datagrams_received++;
+	svc->stats.bytes_received += m->msg_len;
+	addr_key(from, &ip);
+	if (!limits_allowed(svc->conf, &ip)) {
+		svc->stats.rejected[REJECT_ALLOW]++;
+		svc->stats.datagrams_dropped++;
+		return;
+	}
+	/* A forged request from another UDP service (chargen to echo) would
+	 * start an endless loop; such ports are below 1024. */
+	if (svc->conf->type->udp_loop_guard && addr_port(from) < 1024) {
+		svc->stats.datagrams_dropped++;
+		return;
+	}
+	d.listener = l;
+	d.from = from;
+	d.fromlen = m->msg_hdr.msg_namelen;
+	d.data = data;
+	d.len = m->msg_len;
+	d.truncated = (m->msg_hdr.msg_flags & MSG_TRUNC) != 0;
+	svc->conf->type->datagram(svc, &d);
+}
+
+static void
+listener_on_datagram(struct ev_loop *loop, int fd, void *data, int mask)
+{
+	struct listener *l = data;
+	int n;
+
+	(void)loop;
+	(void)mask;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		udp_iov[i].iov_base = udp_bufs[i];
+		udp_iov[i].iov_len = UDP_MAX;
+		memset(&udp_msgs[i], 0, sizeof(udp_msgs[i]));
+		udp_msgs[i].msg_hdr.msg_name = &udp_from[i];
+		udp_msgs[i].msg_hdr.msg_namelen = sizeof(udp_from[i]);
+		udp_msgs[i].msg_hdr.msg_iov = &udp_iov[i];
+		udp_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(fd, udp_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n && !l->svc->removed; i++)
+		listener_dispatch(l, &udp_msgs[i], udp_bufs[i]);
+	listener_flush_replies();
+}

@@ -1,0 +1,35 @@
+/*
+ * listener.h - listening sockets: binding (or adopting systemd's), accepting
+ * TCP connections through the limits, and reading UDP datagrams in batches.
+ */
+#ifndef MULTID_LISTENER_H
+#define MULTID_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "service.h"
+
+struct listener {
+	int                fd;          /* the socket */
+	struct listen_addr addr;        /* the configured entry */
+	char               text[ADDR_TEXT_MAX + 8]; /* proto://addr:port, real port */
+	struct svc        *svc;         /* the service it feeds */
+	bool               adopted;     /* passed by systemd */
+	bool               taken;       /* a reload plan reuses it */
+	struct listener   *next;        /* next socket of the service */
+};
+
+/* Binds la (or adopts fd when fd >= 0) for svc, without starting to
+ * accept; returns NULL with err filled in on failure. */
+struct listener *listener_open(struct svc *svc, const struct listen_addr *la,
+    int fd, char *err, size_t errlen);
+/* Starts delivering connections or datagrams to the service. */
+int listener_start(struct listener *l);
+void listener_close(struct listener *l);
+
+/* Sends the datagram replies queued during a batch. */
+void listener_flush_replies(void);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * log.h - the daemon's own log lines on stderr.
+ *
+ * When systemd's JOURNAL_STREAM says stderr is the journal, each line
+ * starts with its syslog priority ("<6>"), so journald files it right.
+ */
+#ifndef MULTID_LOG_H
+#define MULTID_LOG_H
+
+#include <stdarg.h>
+
+#include "cfg.h"
+
+void log_init(void);
+void log_set_level(int level);
+void log_msg(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
+
+#define log_error(...)   log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
+#define log_notice(...)  log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
+#define log_info(...)    log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)   log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * registry.c - every service type multid knows, in one table (like
+ * inetd's biltin[]).  Adding a service is one file and one row here.
+ */
+#include <stddef.h>
+
+#include "../service.h"
+
+extern const struct service_type echo_service;
+extern const struct service_type discard_service;
+extern const struct service_type chargen_service;
+extern const struct service_type daytime_service;
+extern const struct service_type time_service;
+
+const struct service_type *const service_types[] = {
+	&echo_service,          /* RFC 862 */
+	&discard_service,       /* RFC 863 */
+	&chargen_service,       /* RFC 864 */
+	&daytime_service,       /* RFC 867 */
+	&time_service,          /* RFC 868 */
+	NULL
+};
