@@ -69,8 +69,10 @@ struct service_type {
 	size_t       conf_size;           /* bytes of its config struct */
 	const void  *conf_defaults;       /* initial values of that struct */
 	long         idle_timeout;        /* default idle_timeout, seconds */
-	const char  *busy;                /* reply to a connection over a limit */
-	const char  *too_long;            /* reply to an over-long line, no CRLF */
+	const char  *busy;                /* sent as is (with its line end) to a
+	                                     connection refused by a limit */
+	const char  *too_long;            /* reply to an over-long line; the
+	                                     core adds CRLF */
 	bool         udp_loop_guard;      /* drop datagrams from ports < 1024 */
 	const struct svc_counter *counters; /* its own counters, NULL-ended */
 

@@ -11,6 +11,13 @@ extern const struct service_type discard_service;
 extern const struct service_type chargen_service;
 extern const struct service_type daytime_service;
 extern const struct service_type time_service;
+extern const struct service_type transform_service;
+extern const struct service_type chat_service;
+extern const struct service_type guess_service;
+extern const struct service_type bank_service;
+extern const struct service_type log_service;
+extern const struct service_type http_service;
+extern const struct service_type metrics_service;
 
 const struct service_type *const service_types[] = {
 	&echo_service,          /* RFC 862 */
@@ -18,5 +25,12 @@ const struct service_type *const service_types[] = {
 	&chargen_service,       /* RFC 864 */
 	&daytime_service,       /* RFC 867 */
 	&time_service,          /* RFC 868 */
+	&transform_service,     /* upper, lower, count, digitsum, reverse */
+	&chat_service,          /* multi-room chat */
+	&guess_service,         /* number guessing */
+	&bank_service,          /* durable accounts in SQLite */
+	&log_service,           /* UDP log aggregation */
+	&http_service,          /* static files and directory listings */
+	&metrics_service,       /* Prometheus exposition */
 	NULL
 };

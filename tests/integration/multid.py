@@ -1,0 +1,244 @@
+"""Test harness: start the real multid binary with a temporary
+configuration and talk to it over real sockets.
+
+    d = Daemon(tmp_path, '''services = ( { name = "echo"; type = "echo";
+                    listen = ( "tcp://127.0.0.1:0" ); } );''')
+    s = d.connect("echo")        # TCP socket to the first tcp listener
+    d.stop()                     # SIGTERM; returns the exit status
+
+Ports are always ":0" in test configurations; the daemon's
+"NAME listening on PROTO://ADDR:PORT" lines tell where they went.  Start-up
+is complete when the daemon sends READY=1 to the NOTIFY_SOCKET we give it.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("MULTID_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "multid")
+LISTEN_RE = re.compile(r"^(\S+) listening on (tcp|udp)://(.+):(\d+)$")
+
+
+class Daemon:
+    def __init__(self, tmp_path, config, env=None, args=None, wait=True,
+                 timeout=10):
+        self.dir = str(tmp_path)
+        self.conf = os.path.join(self.dir, "multid.conf")
+        with open(self.conf, "w") as f:
+            f.write(config)
+        self.errpath = os.path.join(self.dir, "stderr.log")
+        self.outpath = os.path.join(self.dir, "stdout.log")
+        self.notify_path = os.path.join(
+            tempfile.mkdtemp(prefix="mdn", dir="/tmp"), "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.notify.settimeout(timeout)
+        self.notes = []
+        e = dict(os.environ)
+        e.pop("JOURNAL_STREAM", None)
+        e.pop("LISTEN_FDS", None)
+        e["NOTIFY_SOCKET"] = self.notify_path
+        e.update(env or {})
+        self.err = open(self.errpath, "wb")
+        self.out = open(self.outpath, "wb")
+        self.proc = subprocess.Popen(
+            [BIN, "-c", self.conf] + (args or []), stdout=self.out,
+            stderr=self.err, stdin=subprocess.DEVNULL, env=e)
+        self.listeners = {}
+        if wait:
+            self.wait_note("READY=1", timeout)
+            self._parse_listeners()
+
+    # --- systemd notifications -------------------------------------------
+    def wait_note(self, word, timeout=10):
+        """Waits for a sd_notify message containing `word`."""
+        deadline = time.time() + timeout
+        for n in self.notes:
+            if word in n:
+                self.notes.remove(n)
+                return n
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("multid exited with %s:\n%s" % (
+                    self.proc.returncode, self.stderr()))
+            self.notify.settimeout(max(0.05, min(0.5, deadline - time.time())))
+            try:
+                msg = self.notify.recv(4096).decode()
+            except socket.timeout:
+                continue
+            if word in msg:
+                return msg
+            self.notes.append(msg)
+        raise TimeoutError("no %s from multid:\n%s" % (word, self.stderr()))
+
+    # --- what the daemon printed -----------------------------------------
+    def stderr(self):
+        with open(self.errpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stdout(self):
+        with open(self.outpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def _parse_listeners(self):
+        self.listeners = {}
+        for line in self.stderr().splitlines():
+            m = LISTEN_RE.match(line.strip())
+            if m:
+                name, proto, host, port = m.groups()
+                host = host.strip("[]")
+                if host in ("*", "0.0.0.0"):
+                    host = "127.0.0.1"
+                elif host == "::":
+                    host = "::1"
+                self.listeners.setdefault(name, []).append(
+                    (proto, host, int(port)))
+
+    def addr(self, name, proto="tcp", family=None):
+        """(host, port) of the service's first listener of that kind."""
+        self._parse_listeners()
+        for p, host, port in self.listeners.get(name, []):
+            if p != proto:
+                continue
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            if family is None or family == fam:
+                return host, port
+        raise KeyError("%s has no %s listener: %s" % (name, proto,
+                                                      self.listeners))
+
+    def port(self, name, proto="tcp"):
+        return self.addr(name, proto)[1]
+
+    # --- clients -----------------------------------------------------------
+    def connect(self, name, family=None, timeout=5):
+        host, port = self.addr(name, "tcp", family)
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((host, port))
+        return s
+
+    def udp(self, name, family=None, timeout=2):
+        """A UDP socket connected to the service's first udp listener."""
+        host, port = self.addr(name, "udp", family)
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.settimeout(timeout)
+        s.connect((host, port))
+        return s
+
+    # --- process ---------------------------------------------------------
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self, config=None, timeout=10):
+        """Optionally rewrites the file, sends SIGHUP, waits for READY=1."""
+        if config is not None:
+            with open(self.conf, "w") as f:
+                f.write(config)
+        self.signal(signal.SIGHUP)
+        self.wait_note("RELOADING=1", timeout)
+        self.wait_note("READY=1", timeout)
+        self._parse_listeners()
+
+    def stop(self, timeout=15):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        self.cleanup()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.cleanup()
+
+    def cleanup(self):
+        for f in (self.err, self.out):
+            if not f.closed:
+                f.close()
+        try:
+            self.notify.close()
+            os.unlink(self.notify_path)
+            os.rmdir(os.path.dirname(self.notify_path))
+        except OSError:
+            pass
+
+
+def run_multid(args, timeout=10, env=None):
+    """Runs multid to completion (for -t, -V, -h and start errors)."""
+    e = dict(os.environ)
+    e.pop("LISTEN_FDS", None)
+    e.pop("NOTIFY_SOCKET", None)
+    e.update(env or {})
+    return subprocess.run([BIN] + args, capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
+def recv_exactly(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def recv_until(s, marker, limit=1 << 20):
+    data = b""
+    while marker not in data and len(data) < limit:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def recv_all(s):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def service(name, type_, listen, extra=""):
+    """One service group for a test configuration."""
+    lst = ", ".join('"%s"' % l for l in listen)
+    return '{ name = "%s"; type = "%s"; listen = ( %s ); %s }' % (
+        name, type_, lst, extra)
+
+
+def config(*services, daemon=""):
+    return "daemon = { %s };\nservices = (\n  %s\n);\n" % (
+        daemon, ",\n  ".join(services))
