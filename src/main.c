@@ -35,7 +35,7 @@ enum exit_code {
 #define SWEEP_MS    500               /* idle and linger checks */
 #define STATUS_MS   2000              /* STATUS= refresh */
 
-struct server server;
+
 
 static const char *config_path = DEFAULT_CONFIG;
 static int64_t     shutdown_deadline; /* ms; the loop ends by then */
