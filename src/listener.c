@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,14 +43,26 @@ static struct {
 static void listener_on_accept(struct ev_loop *, int, void *, int);
 static void listener_on_datagram(struct ev_loop *, int, void *, int);
 
-/* Creates, configures and binds a socket for la. */
+/* Creates, configures and binds a socket for la.  '*' is a dual-stack
+ * IPv6 socket, or plain 0.0.0.0 on a kernel without IPv6. */
 static int
 listener_bind(const struct listen_addr *la, char *err, size_t errlen)
 {
 	int type = la->proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
 	int fd = socket(la->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1, v6only = la->any ? 0 : 1;
+	struct listen_addr v4;
 
+	if (fd < 0 && la->any && errno == EAFNOSUPPORT) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&v4.ss;
+		memset(&v4, 0, sizeof(v4));
+		v4.proto = la->proto;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(addr_port((const struct sockaddr *)&la->ss));
+		v4.sslen = sizeof(*s4);
+		la = &v4;
+		fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
