@@ -104,6 +104,30 @@ struct seg {
 	char          bytes[];    /* SEG_BYTES: the data */
 };
 
+/* Freed byte segments of the standard size are kept for reuse: a
+ * request-reply connection otherwise allocates and frees one per reply. */
+#define SEG_CACHE_MAX 64
+static struct seg *seg_cache;             /* reusable segments */
+static unsigned    seg_cached;            /* how many */
+
+static struct seg *
+seg_new_bytes(size_t cap)
+{
+	struct seg *s;
+
+	if (cap == SEG_BYTES_MIN && seg_cache != NULL) {
+		s = seg_cache;
+		seg_cache = s->next;
+		seg_cached--;
+	} else if ((s = malloc(sizeof(*s) + cap)) == NULL) {
+		return NULL;
+	}
+	memset(s, 0, sizeof(*s));
+	s->kind = SEG_BYTES;
+	s->cap = cap;
+	return s;
+}
+
 static void
 outq_link(struct outq *q, struct seg *s)
 {
@@ -135,14 +159,10 @@ outq_append(struct outq *q, const void *p, size_t n)
 		p = (const char *)p + room;
 		n -= room;
 	}
-	size_t cap = n > SEG_BYTES_MIN ? n : SEG_BYTES_MIN;
-	if ((s = malloc(sizeof(*s) + cap)) == NULL) {
+	if ((s = seg_new_bytes(n > SEG_BYTES_MIN ? n : SEG_BYTES_MIN)) == NULL) {
 		q->pending -= n;
 		return -ENOMEM;
 	}
-	memset(s, 0, sizeof(*s));
-	s->kind = SEG_BYTES;
-	s->cap = cap;
 	s->len = n;
 	memcpy(s->bytes, p, n);
 	outq_link(q, s);
@@ -216,6 +236,13 @@ seg_free(struct seg *s)
 		rbuf_unref(s->rb);
 	else if (s->kind == SEG_FILE)
 		close(s->fd);
+	if (s->kind == SEG_BYTES && s->cap == SEG_BYTES_MIN &&
+	    seg_cached < SEG_CACHE_MAX) {
+		s->next = seg_cache;
+		seg_cache = s;
+		seg_cached++;
+		return;
+	}
 	free(s);
 }
 
