@@ -4,6 +4,7 @@
 #   make check   the same set-up, then unit and integration tests
 #   make install PREFIX=/usr DESTDIR=...
 
+SHELL    = /bin/bash
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -31,7 +32,7 @@ endif
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DMULTID_VERSION='"$(VERSION)"' \
+CFLAGS  += $(EXTRA_CFLAGS) -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DMULTID_VERSION='"$(VERSION)"' \
            $(SANFLAGS) $(shell pkg-config --cflags $(PC_LIBS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PC_LIBS) 2>/dev/null) -lpthread -lm
@@ -42,8 +43,12 @@ CORE_SRC = $(filter-out src/main.c src/ev_epoll.c,$(wildcard src/*.c)) \
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/check_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 30
 
-.PHONY: all deps run check unit integration install clean bench fuzz check-sanitize
+.PHONY: all deps run check unit integration install clean bench fuzz fuzz-build \
+        fuzz-deps check-sanitize
 
 all: $(BUILD)/multid
 
@@ -60,6 +65,33 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(shell pkg-config --cflags check) $(LDFLAGS) -o $@ \
 	    $^ $(LDLIBS) $(shell pkg-config --libs check)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer targets, each run FUZZ_SECONDS from its seed corpus; new
+# inputs go to build-fuzz/corpus, the seeds in tests/fuzz/corpus stay.
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build BUILD=build-fuzz CC=clang \
+	    SANITIZE=address,undefined EXTRA_CFLAGS=-fsanitize=fuzzer-no-link
+	@set -e; for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
+	    mkdir -p build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	    echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	    build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -rss_limit_mb=2048 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | tail -n 3; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz-deps:
+	@command -v clang >/dev/null 2>&1 && echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' \
+	    | clang -x c -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" != 0 ]; then echo "fuzzing needs clang and libclang-rt-14-dev (run make fuzz-deps as root)" >&2; exit 1; fi; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang libclang-rt-14-dev; }
 
 # Installs what pkg-config or PATH cannot find; apt-get only when needed.
 deps:
@@ -111,4 +143,4 @@ install: $(BUILD)/multid
 	install -D -m 0755 $(BUILD)/multid $(DESTDIR)$(SBINDIR)/multid
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-fuzz
