@@ -131,10 +131,13 @@ check: deps
 	@$(MAKE) --no-print-directory unit integration
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; \
+	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) CK_FORK=yes $$t; done
 
 integration: $(BUILD)/multid
-	MULTID_BIN=$(abspath $(BUILD)/multid) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	MULTID_BIN=$(abspath $(BUILD)/multid) MULTID_SANITIZE=$(SANITIZE) \
+	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
 check-sanitize: deps
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined OPT=-O1

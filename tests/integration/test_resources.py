@@ -6,6 +6,8 @@ import struct
 import threading
 import time
 
+import pytest
+
 from multid import config, recv_exactly, service
 
 CONF = config(service("echo", "echo", ["tcp://127.0.0.1:0"]),
@@ -28,6 +30,7 @@ def pattern_chunk(i, size=65536):
     return (struct.pack("!Q", i) * (size // 8))
 
 
+@pytest.mark.memory_bound
 def test_sender_that_never_reads_is_bounded(start):
     """300 MB sent without reading: the daemon stops reading (backpressure),
     its RSS stays within +64 MB, and the echo is intact once we read."""
@@ -74,6 +77,7 @@ def test_sender_that_never_reads_is_bounded(start):
     s.close()
 
 
+@pytest.mark.memory_bound
 def test_chargen_reader_that_never_reads_is_bounded(start):
     d = start(CONF)
     base = d.rss_kb()
