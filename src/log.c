@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -12,22 +13,25 @@
 static int  log_level = LOG_LVL_INFO;   /* lines above it are skipped */
 static bool log_journal;                 /* stderr is the journal */
 
-/* Syslog priority of each level. */
+/* Syslog priority of each level (err, warning, notice, info, debug). */
 static const int log_priority[] = { 3, 4, 5, 6, 7 };
 
 /* Checks JOURNAL_STREAM ("DEV:INODE") against stderr, as sd-daemon(3)
- * suggests, so a redirected stderr gets plain lines. */
+ * suggests, so a stderr redirected elsewhere gets plain lines even when
+ * the variable was inherited from a unit. */
 void
 log_init(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
 	struct stat st;
+	char tail;
 
 	log_journal = false;
-	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
 		return;
-	if (fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	if (fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
 	    (unsigned long long)st.st_ino == ino)
 		log_journal = true;
 }
@@ -38,20 +42,42 @@ log_set_level(int level)
 	log_level = level;
 }
 
+/* Formats and writes one line with a single write, so lines from the
+ * reactor and from worker threads never interleave. */
+static void
+log_write(int level, const char *prefix, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n = 0;
+	int r;
+
+	if (level < LOG_LVL_ERROR)
+		level = LOG_LVL_ERROR;
+	if (level > LOG_LVL_DEBUG)
+		level = LOG_LVL_DEBUG;
+	if (log_journal)
+		n = (size_t)snprintf(line, sizeof(line), "<%d>",
+		    log_priority[level]);
+	if (prefix != NULL)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: ", prefix);
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	n = r < 0 ? n : n + (size_t)r;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	/* One record is one line, whatever the message holds. */
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+}
+
 void
 log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 {
-	char line[1024];
-	int n = 0;
-
 	if (level > log_level)
 		return;
-	if (log_journal)
-		n = snprintf(line, sizeof(line), "<%d>", log_priority[level]);
-	if (prefix != NULL)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s: ", prefix);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	fprintf(stderr, "%s\n", line);
+	log_write(level, prefix, fmt, ap);
 }
 
 void
@@ -61,5 +87,15 @@ log_msg(int level, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	log_vmsg(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_always(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_write(level, NULL, fmt, ap);
 	va_end(ap);
 }

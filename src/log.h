@@ -16,6 +16,10 @@ void log_set_level(int level);
 void log_msg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
+/* Like log_msg, but printed whatever the log level (start-up lines that
+ * scripts read, such as "NAME listening on ..."). */
+void log_always(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #define log_error(...)   log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)

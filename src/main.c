@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 
@@ -32,13 +33,11 @@ enum exit_code {
 	EXIT_START = 3,               /* cannot start */
 };
 
-#define SWEEP_MS    500               /* idle and linger checks */
-#define STATUS_MS   2000              /* STATUS= refresh */
-
-
+#define SWEEP_MS    500               /* idle checks and STATUS= updates */
 
 static const char *config_path = DEFAULT_CONFIG;
 static int64_t     shutdown_deadline; /* ms; the loop ends by then */
+static bool        dropped_root;      /* setuid() to daemon.user happened */
 
 static void
 usage(FILE *out)
@@ -93,72 +92,169 @@ fit_fd_limit(long wanted)
 	return (int)rl.rlim_cur + 16;
 }
 
-/* Drops root for daemon.user once every socket is bound; fails if the
- * change could be undone. */
+/* Fails unless the switch to pw is complete and cannot be undone: real,
+ * effective and saved ids are all the user's, and root is out of reach. */
+static int
+verify_dropped(const struct passwd *pw, char *err, size_t errlen)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+
+	if (getresuid(&ruid, &euid, &suid) != 0 ||
+	    getresgid(&rgid, &egid, &sgid) != 0 ||
+	    ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid ||
+	    rgid != pw->pw_gid || egid != pw->pw_gid || sgid != pw->pw_gid) {
+		snprintf(err, errlen, "daemon.user: switch to %s incomplete",
+		    pw->pw_name);
+		return -1;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		snprintf(err, errlen, "daemon.user: root privileges could be "
+		    "regained after switching to %s", pw->pw_name);
+		return -1;
+	}
+	if (pw->pw_gid != 0 && (setgid(0) == 0 || setegid(0) == 0)) {
+		snprintf(err, errlen, "daemon.user: group root could be "
+		    "regained after switching to %s", pw->pw_name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drops root for daemon.user once every socket is bound and before any
+ * service opens a file, so databases and logs belong to that user. */
 static int
 drop_privileges(char *err, size_t errlen)
 {
 	const char *user = server.conf->user;
 	struct passwd *pw;
 
-	if (user == NULL || geteuid() != 0)
+	if (user == NULL)
 		return 0;
 	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, errlen, "daemon.user: user \"%s\" does not exist", user);
+		snprintf(err, errlen, "daemon.user: user \"%s\" does not exist",
+		    user);
 		return -1;
+	}
+	if (geteuid() != 0) {
+		/* Under systemd's User= the unit has already switched. */
+		if (geteuid() != pw->pw_uid)
+			log_warning("daemon.user \"%s\" ignored: not started as "
+			    "root", user);
+		return 0;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
 	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		snprintf(err, errlen, "cannot switch to user %s: %s", user,
-		    strerror(errno));
+		snprintf(err, errlen, "daemon.user: cannot switch to %s: %s",
+		    user, strerror(errno));
 		return -1;
 	}
-	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		snprintf(err, errlen, "privileges of root could be regained");
+	if (verify_dropped(pw, err, errlen) != 0)
 		return -1;
-	}
-	log_info("running as user %s", user);
+	dropped_root = pw->pw_uid != 0;
+	log_info("running as user %s (uid %u, gid %u)", user,
+	    (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
 	return 0;
 }
 
-static void
-report_status(void)
+/* Runs at start once every socket is bound: a socket systemd passed that
+ * no service claimed is a mistake in the units, then privileges go. */
+static int
+after_bind(char *err, size_t errlen)
 {
+	const char *stray = sd_unclaimed_socket();
+
+	if (stray != NULL) {
+		snprintf(err, errlen, "socket %s passed by systemd matches no "
+		    "service", stray);
+		return -1;
+	}
+	return drop_privileges(err, errlen);
+}
+
+/* Tells systemd how many services run and how many connections are
+ * open; only when that changed, unless forced. */
+static void
+report_status(bool force)
+{
+	static unsigned last_services = ~0u, last_conns = ~0u;
 	unsigned n = 0;
 
 	for (struct svc *s = server.services; s != NULL; s = s->next)
 		n++;
-	sd_notifyf_safe("STATUS=%u services, %u connections", n, server.nconns);
+	if (!force && n == last_services && server.nconns == last_conns)
+		return;
+	last_services = n;
+	last_conns = server.nconns;
+	if (server.stopping)
+		sd_notifyf_safe("STATUS=stopping, %u connections left",
+		    server.nconns);
+	else
+		sd_notifyf_safe("STATUS=%u services, %u connections", n,
+		    server.nconns);
 }
 
-/* SIGHUP: reopen outputs, then read the file again; an invalid file
- * changes nothing. */
+/* Takes over the daemon block of a new configuration.  daemon.user cannot
+ * change once root is gone; it takes effect at the next start. */
+static void
+daemon_conf_switch(struct daemon_conf *dc)
+{
+	const char *was = server.conf->user, *now = dc->user;
+
+	if ((was == NULL) != (now == NULL) ||
+	    (was != NULL && strcmp(was, now) != 0))
+		log_warning("daemon.user changed: takes effect at the next "
+		    "start");
+	log_set_level(dc->log_level);
+	cfg_free(server.conf);
+	server.conf = dc;
+	fit_fd_limit(dc->max_connections);
+}
+
+static unsigned long long
+monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* SIGHUP: reopen outputs, then read the file again.  The new
+ * configuration applies whole or not at all (svc.c): an invalid file, a
+ * port that cannot be bound or a service that cannot start leaves the
+ * daemon exactly as it was. */
 static void
 reload(void)
 {
 	struct daemon_conf *dc;
+	struct apply_counts ac;
 	char err[512];
 
-	sd_notifyf_safe("RELOADING=1");
+	/* MONOTONIC_USEC lets Type=notify-reload units use this too. */
+	sd_notifyf_safe("RELOADING=1\nMONOTONIC_USEC=%llu", monotonic_usec());
 	log_notice("reloading %s", config_path);
 	for (struct svc *s = server.services; s != NULL; s = s->next)
 		if (s->conf->type->reopen != NULL)
 			s->conf->type->reopen(s);
 	if ((dc = load_config()) == NULL) {
 		log_error("reload failed, configuration unchanged");
-	} else if (services_apply(dc, NULL, err, sizeof(err)) != 0) {
+	} else if (services_apply(dc, NULL, &ac, err, sizeof(err)) != 0) {
 		log_error("%s", err);
-		log_error("reload incomplete");
-		cfg_free(server.conf);
-		server.conf = dc;
+		if (dropped_root && strstr(err, strerror(EACCES)) != NULL)
+			log_error("ports below 1024 need a restart once root is "
+			    "given up, or a socket from systemd");
+		log_error("reload failed, configuration unchanged");
+		cfg_free(dc);
 	} else {
-		cfg_free(server.conf);
-		server.conf = dc;
-		log_set_level(dc->log_level);
-		log_notice("reloaded %s", config_path);
+		daemon_conf_switch(dc);
+		log_notice("reload: %u added, %u removed, %u changed, "
+		    "%u unchanged", ac.added, ac.removed, ac.changed,
+		    ac.unchanged);
 	}
 	sd_notifyf_safe("READY=1");
-	report_status();
+	report_status(true);
 }
 
 /* Stops accepting and lets every connection send what it has queued;
@@ -166,10 +262,15 @@ reload(void)
 static void
 begin_shutdown(void)
 {
-	if (server.stopping)
+	if (server.stopping) {
+		/* A second signal: do not wait for slow clients. */
+		log_notice("stopping now");
+		ev_stop(server.loop);
 		return;
+	}
 	server.stopping = true;
 	sd_notifyf_safe("STOPPING=1");
+	report_status(true);
 	log_notice("stopping");
 	shutdown_deadline = ev_clock_ms() + server.conf->shutdown_timeout * 1000;
 	for (struct svc *s = server.services; s != NULL; s = s->next) {
@@ -220,17 +321,13 @@ before_sleep(struct ev_loop *loop, void *data)
 static long
 on_sweep(struct ev_loop *loop, long long id, void *data)
 {
-	static int64_t last_status;
 	int64_t now = ev_now(loop);
 
 	(void)id;
 	(void)data;
 	for (struct svc *s = server.services; s != NULL; s = s->next)
 		conn_sweep(s, now);
-	if (now - last_status >= STATUS_MS) {
-		last_status = now;
-		report_status();
-	}
+	report_status(false);
 	return server.stopping ? 100 : SWEEP_MS;
 }
 
@@ -306,27 +403,27 @@ static int
 start(void)
 {
 	char err[512];
-	const char *stray;
 	long wd;
+	int rc;
 
-	if (sd_take_sockets() < 0) {
-		log_error("cannot take sockets from systemd");
+	if ((rc = sd_take_sockets()) < 0) {
+		log_error("cannot take the sockets systemd passed: %s",
+		    strerror(-rc));
 		return EXIT_START;
 	}
-	if (services_apply(server.conf, drop_privileges, err, sizeof(err)) != 0) {
+	if (services_apply(server.conf, after_bind, NULL, err,
+	    sizeof(err)) != 0) {
 		log_error("%s", err);
-		return EXIT_START;
-	}
-	if ((stray = sd_unclaimed_socket()) != NULL) {
-		log_error("socket %s passed by systemd matches no service", stray);
 		return EXIT_START;
 	}
 	server.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev_before_sleep(server.loop, before_sleep, NULL);
 	ev_timer_add(server.loop, SWEEP_MS, on_sweep, NULL);
-	if ((wd = sd_watchdog_ms()) > 0)
-		ev_timer_add(server.loop, wd / 2, on_watchdog,
-		    (void *)(intptr_t)(wd / 2));
+	/* Ping at half the interval, as sd_watchdog_enabled(3) advises. */
+	if ((wd = sd_watchdog_ms() / 2) > 0) {
+		sd_notifyf_safe("WATCHDOG=1");
+		ev_timer_add(server.loop, wd, on_watchdog, (void *)(intptr_t)wd);
+	}
 	return EXIT_OK;
 }
 
@@ -345,6 +442,7 @@ main(int argc, char **argv)
 		cfg_free(server.conf);
 		return EXIT_OK;
 	}
+	log_set_level(server.conf->log_level);
 	server.loop = ev_create(fit_fd_limit(server.conf->max_connections));
 	if (server.loop == NULL || setup_signals() != 0) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
@@ -352,9 +450,8 @@ main(int argc, char **argv)
 	}
 	if ((rc = start()) != EXIT_OK)
 		return rc;
-	log_set_level(server.conf->log_level);
 	sd_notifyf_safe("READY=1");
-	report_status();
+	report_status(true);
 	ev_run(server.loop);
 
 	services_stop_all();

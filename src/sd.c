@@ -1,6 +1,8 @@
 /*
  * sd.c - systemd glue through libsystemd.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,11 +18,42 @@ struct passed {
 	int                     fd;       /* the socket */
 	char                   *name;     /* FileDescriptorName= */
 	struct listen_addr      addr;     /* what it is bound to */
-	bool                    claimed;  /* a service took it */
+	bool                    usable;   /* an inet listening socket */
+	bool                    claimed;  /* a service uses it */
 };
 
 static struct passed *passed;             /* sockets from systemd */
 static unsigned       npassed;            /* how many */
+
+/* Learns what a passed fd is.  The listener code expects non-blocking
+ * sockets (a blocking one would stall the reactor in accept), and
+ * systemd does not promise O_NONBLOCK, so it is set here. */
+static void
+sd_inspect(struct passed *p)
+{
+	socklen_t len = sizeof(p->addr.ss);
+	int type = 0, listening = 0;
+	socklen_t tlen = sizeof(type), llen = sizeof(listening);
+	int flags;
+
+	if (getsockname(p->fd, (struct sockaddr *)&p->addr.ss, &len) != 0 ||
+	    getsockopt(p->fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+		return;
+	p->addr.sslen = len;
+	p->addr.proto = type == SOCK_DGRAM ? PROTO_UDP : PROTO_TCP;
+	if (p->addr.ss.ss_family != AF_INET && p->addr.ss.ss_family != AF_INET6)
+		return;
+	if (type == SOCK_STREAM &&
+	    (getsockopt(p->fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &llen) != 0 || !listening))
+		return;
+	if (type != SOCK_STREAM && type != SOCK_DGRAM)
+		return;
+	if ((flags = fcntl(p->fd, F_GETFL)) < 0 ||
+	    fcntl(p->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return;
+	p->usable = true;
+}
 
 int
 sd_take_sockets(void)
@@ -31,28 +64,29 @@ sd_take_sockets(void)
 	if (n <= 0)
 		return n;
 	passed = calloc((size_t)n, sizeof(*passed));
-	for (int i = 0; passed != NULL && i < n; i++) {
+	if (passed == NULL) {
+		for (int i = 0; names != NULL && i < n; i++)
+			free(names[i]);
+		free(names);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
 		struct passed *p = &passed[i];
-		socklen_t len = sizeof(p->addr.ss);
-		int type = 0;
-		socklen_t tlen = sizeof(type);
 
 		p->fd = SD_LISTEN_FDS_START + i;
-		p->name = names && names[i] ? strdup(names[i]) : strdup("unknown");
-		getsockname(p->fd, (struct sockaddr *)&p->addr.ss, &len);
-		p->addr.sslen = len;
-		getsockopt(p->fd, SOL_SOCKET, SO_TYPE, &type, &tlen);
-		p->addr.proto = type == SOCK_DGRAM ? PROTO_UDP : PROTO_TCP;
+		/* systemd names unnamed sockets "unknown"; keep its word. */
+		p->name = names != NULL && names[i] != NULL ? names[i] : NULL;
+		if (p->name == NULL)
+			p->name = strdup("unknown");
+		sd_inspect(p);
 		npassed++;
 	}
-	for (int i = 0; names && i < n; i++)
-		free(names[i]);
 	free(names);
 	return (int)npassed;
 }
 
-/* True when a passed socket is what entry la asks for: same protocol and
- * address ('*' matches a dual-stack "::"). */
+/* True when a passed socket is bound where entry la asks: same protocol
+ * and address ('*' matches a dual-stack "::"). */
 static bool
 sd_addr_matches(const struct passed *p, const struct listen_addr *la)
 {
@@ -63,50 +97,84 @@ sd_addr_matches(const struct passed *p, const struct listen_addr *la)
 	    memcmp(&p->addr.ss, &want.ss, la->sslen) == 0;
 }
 
-int
-sd_claim_socket(const char *name, const struct listen_addr *la)
+/* The rule of one matching pass: 0 name and address, 1 name and
+ * protocol, 2 address alone. */
+static bool
+sd_pass_matches(int pass, const struct passed *p, const char *name,
+    const struct listen_addr *la)
 {
-	/* First a socket named for the service and bound where the entry
-	 * says, then one named for it of the same protocol, then one bound
-	 * there under any name. */
+	bool named = p->name != NULL && strcmp(p->name, name) == 0;
+
+	switch (pass) {
+	case 0:
+		return named && sd_addr_matches(p, la);
+	case 1:
+		return named && p->addr.proto == la->proto;
+	default:
+		return sd_addr_matches(p, la);
+	}
+}
+
+void
+sd_claim_sockets(const char *name, const struct listen_addr *la, unsigned n,
+    int *fds)
+{
+	/* Every entry gets its exact match before any entry falls back to a
+	 * looser rule, so a loose match never steals an exact one. */
 	for (int pass = 0; pass < 3; pass++)
-		for (unsigned i = 0; i < npassed; i++) {
-			struct passed *p = &passed[i];
-			bool named = strcmp(p->name, name) == 0;
-			bool match = pass == 0 ? named && sd_addr_matches(p, la) :
-			    pass == 1 ? named && p->addr.proto == la->proto :
-			    sd_addr_matches(p, la);
-			if (!p->claimed && match) {
+		for (unsigned e = 0; e < n; e++) {
+			if (fds[e] != -1)
+				continue;
+			for (unsigned i = 0; i < npassed; i++) {
+				struct passed *p = &passed[i];
+				if (!p->usable || p->claimed ||
+				    !sd_pass_matches(pass, p, name, &la[e]))
+					continue;
 				p->claimed = true;
-				return p->fd;
+				fds[e] = p->fd;
+				break;
 			}
 		}
-	return -1;
+}
+
+void
+sd_return_socket(int fd)
+{
+	for (unsigned i = 0; i < npassed; i++) {
+		struct passed *p = &passed[i];
+		int copy;
+
+		if (p->fd != fd || !p->claimed)
+			continue;
+		/* The listener closes its fd; the pool keeps a duplicate. */
+		if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, SD_LISTEN_FDS_START)) < 0)
+			return;
+		p->fd = copy;
+		p->claimed = false;
+		return;
+	}
 }
 
 const char *
 sd_unclaimed_socket(void)
 {
-	static char text[ADDR_TEXT_MAX + 80];
+	static char text[ADDR_TEXT_MAX + 160];
 
-	for (unsigned i = 0; i < npassed; i++)
-		if (!passed[i].claimed) {
-			char a[ADDR_TEXT_MAX + 8];
-			addr_listen_text(&passed[i].addr, a, sizeof(a));
-			snprintf(text, sizeof(text), "%s (%s)", a, passed[i].name);
-			return text;
-		}
+	for (unsigned i = 0; i < npassed; i++) {
+		struct passed *p = &passed[i];
+		char a[ADDR_TEXT_MAX + 8];
+
+		if (p->claimed)
+			continue;
+		if (p->usable)
+			addr_listen_text(&p->addr, a, sizeof(a));
+		else
+			snprintf(a, sizeof(a), "fd %d", p->fd);
+		snprintf(text, sizeof(text), "%s (FileDescriptorName=%s)%s", a,
+		    p->name, p->usable ? "" : ", not a listening inet socket");
+		return text;
+	}
 	return NULL;
-}
-
-void
-sd_release_unclaimed(void)
-{
-	for (unsigned i = 0; i < npassed; i++)
-		if (!passed[i].claimed) {
-			close(passed[i].fd);
-			passed[i].claimed = true;
-		}
 }
 
 void

@@ -30,13 +30,22 @@ extern struct server server;
 /* Finds a running service by name. */
 struct svc *server_find_service(const char *name);
 
+/* What services_apply() changed, for the reload summary. */
+struct apply_counts {
+	unsigned added;               /* services that were not running */
+	unsigned removed;             /* running ones no longer configured */
+	unsigned changed;             /* running ones with a new configuration */
+	unsigned unchanged;           /* running ones left as they were */
+};
+
 /* Makes the running services match dc: starts new ones, stops removed
  * ones, and lets unchanged listen entries keep their sockets.  after_bind,
  * if given, runs once every socket is bound and before any service starts
- * (the privilege drop).  On failure to bind nothing changes; err says why.
- * 0 or -1. */
+ * (the privilege drop).  All or nothing: when a socket cannot be bound,
+ * after_bind fails or a new service cannot start, nothing changes and err
+ * says why.  ac, if given, receives the counts.  0 or -1. */
 int services_apply(struct daemon_conf *dc, int (*after_bind)(char *, size_t),
-    char *err, size_t errlen);
+    struct apply_counts *ac, char *err, size_t errlen);
 /* Closes every listener and connection and stops every service. */
 void services_stop_all(void);
 /* Frees removed services whose connections are all gone. */
