@@ -1,10 +1,931 @@
 /*
- * log.c - the log service (being written).
+ * log.c - the log service: syslog over UDP, written as one line per record
+ * to stdout, a file or the systemd journal.
+ *
+ * Keys: output ("-" for stdout, "journal", or a file path, relative to
+ * the configuration file), max_message (bytes of a datagram kept) and
+ * rcvbuf (the socket receive buffer, which is what absorbs a burst).
+ *
+ * Records are formatted into one queue per service and written in a
+ * batch before the loop sleeps, as redis flushes its replies.  The queue
+ * is bounded: an output that cannot keep up (a full pipe, a full disk)
+ * costs records, counted and reported once, never the reactor's time.
+ * Pipes, terminals and sockets are written without blocking; the journal
+ * is fed by a thread of its own, because sd_journal_sendv(3) may block.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+
 #include "../conn.h"
+#include "../listener.h"
+#include "../log.h"
+#include "../server.h"
+#include "syslog.h"
+
+#define LOG_QUEUE_MAX   (4u << 20)     /* bytes waiting for the output */
+#define LOG_RETRY_MS    10             /* journal hand-over poll while busy */
+#define LOG_DRAIN_MS    1000           /* final flush at shutdown, at most */
+#define LOG_MARKER      "...[truncated]"
+#define LOG_TIME_LEN    24             /* YYYY-MM-DDTHH:MM:SS.mmmZ */
+#define LOG_FIELDS_MAX  6              /* journal fields of one record */
+
+enum { LOG_RECORDS, LOG_DROPPED };     /* indices of our counters */
+
+enum log_sink {
+	SINK_STDOUT,              /* "-" */
+	SINK_FILE,                /* a path, appended to */
+	SINK_JOURNAL,             /* "journal" */
+};
+
+struct log_conf {
+	char *output;             /* "-", "journal" or an absolute path */
+	long  max_message;        /* bytes of a datagram that are kept */
+	long  rcvbuf;             /* SO_RCVBUF in bytes, 0 = kernel default */
+};
+
+static const struct log_conf log_defaults = {
+	.output = "-",
+	.max_message = 8192,
+	.rcvbuf = 4 << 20,
+};
+
+static const struct cfg_key log_keys[] = {
+	{ "output", CFG_STRING, offsetof(struct log_conf, output), 1, 4096,
+	  NULL },
+	{ "max_message", CFG_INT, offsetof(struct log_conf, max_message), 16,
+	  65536, NULL },
+	{ "rcvbuf", CFG_INT, offsetof(struct log_conf, rcvbuf), 0, 1 << 30,
+	  NULL },
+	CFG_KEY_END
+};
+
+static const struct svc_counter log_counters[] = {
+	{ "multid_log_records_total", "Log records received." },
+	{ "multid_log_records_dropped_total",
+	  "Log records lost because the output failed or could not keep up." },
+	{ NULL, NULL }
+};
+
+/* The journal writer thread and what the reactor hands it. */
+struct journal_worker {
+	pthread_t       thread;       /* runs journal_main */
+	pthread_mutex_t lock;         /* guards everything below */
+	pthread_cond_t  wake;         /* a batch was handed over, or quit */
+	pthread_cond_t  idle;         /* a batch was sent */
+	char           *batch;        /* encoded records being sent */
+	size_t          batch_len;    /* bytes in batch */
+	bool            busy;         /* batch belongs to the thread */
+	bool            quit;         /* exit once idle */
+	int             refs;         /* the reactor and the thread */
+	uint64_t        sent;         /* records the journal took, in all */
+	uint64_t        failed;       /* records it refused, in all */
+	int             error;        /* the last refusal, a negative errno */
+};
+
+/* Where one service's records go, and what waits to go there. */
+struct log_out {
+	enum log_sink          sink;      /* what kind of output */
+	char                  *target;    /* the output key it was opened for */
+	int                    fd;        /* stdout or file; -1 for the journal */
+	bool                   is_socket; /* written with send(MSG_DONTWAIT) */
+	bool                   watching;  /* EV_WRITABLE is armed */
+	char                  *buf;       /* formatted records, LOG_QUEUE_MAX */
+	size_t                 head;      /* first unwritten byte */
+	size_t                 len;       /* end of the queued bytes */
+	struct journal_worker *jw;        /* the journal's thread, or NULL */
+	uint64_t               seen_sent; /* jw->sent already accounted for */
+	uint64_t               seen_failed; /* jw->failed already accounted for */
+};
+
+/* A running log service. */
+struct log_state {
+	struct svc       *svc;        /* the service */
+	struct log_out   *out;        /* its output */
+	bool              failing;    /* a loss was reported, recovery not yet */
+	uint64_t          lost;       /* records lost since it began failing */
+	long long         timer;      /* journal retry timer, 0 when none */
+	struct log_state *next;       /* next in log_running */
+};
+
+/* Where a datagram came from and when, formatted once for its records. */
+struct log_origin {
+	char     time[LOG_TIME_LEN + 1];      /* receipt time */
+	char     addr[ADDR_TEXT_MAX];         /* ADDRESS:PORT */
+	size_t   addr_len;                    /* bytes in addr */
+	char     host[ADDR_TEXT_MAX];         /* ADDRESS alone, for the journal */
+	unsigned port;                        /* the source port */
+};
+
+static struct log_state *log_running;     /* every started log service */
+static bool              log_hooked;      /* the flush hook is registered */
+
+static void log_flush(struct log_state *ls);
+static uint64_t log_queued_records(const struct log_out *o);
+
+/* The name of the output in messages. */
+static const char *
+log_out_name(const struct log_out *o)
+{
+	if (o->sink == SINK_STDOUT)
+		return "stdout";
+	return o->sink == SINK_JOURNAL ? "the journal" : o->target;
+}
+
+/* Records n lost records; the first loss after a good spell is reported. */
+static void
+log_lose(struct log_state *ls, uint64_t n, const char *why)
+{
+	ls->svc->stats.custom[LOG_DROPPED] += n;
+	ls->lost += n;
+	if (!ls->failing)
+		svc_log(ls->svc, LOG_LVL_ERROR, "%s: %s; dropping records",
+		    log_out_name(ls->out), why);
+	ls->failing = true;
+}
+
+/* The output works again: says how much was lost meanwhile. */
+static void
+log_recovered(struct log_state *ls)
+{
+	if (!ls->failing)
+		return;
+	svc_log(ls->svc, LOG_LVL_NOTICE, "%s: writing again; %" PRIu64
+	    " records were dropped", log_out_name(ls->out), ls->lost);
+	ls->failing = false;
+	ls->lost = 0;
+}
+
+/* ---- the journal thread ------------------------------------------------ */
+
+static void
+journal_unref(struct journal_worker *jw)
+{
+	bool last;
+
+	pthread_mutex_lock(&jw->lock);
+	last = --jw->refs == 0;
+	pthread_mutex_unlock(&jw->lock);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&jw->lock);
+	pthread_cond_destroy(&jw->wake);
+	pthread_cond_destroy(&jw->idle);
+	free(jw->batch);
+	free(jw);
+}
+
+/* Sends every record of a batch: each is a run of (u32 length, "FIELD=value")
+ * ended by a zero length.  Returns how many were refused; *err the why. */
+static uint64_t
+journal_send_batch(const char *b, size_t len, uint64_t *sent, int *err)
+{
+	uint64_t failed = 0;
+	size_t p = 0;
+
+	while (p < len) {
+		struct iovec iov[LOG_FIELDS_MAX];
+		int n = 0, rc;
+		uint32_t flen;
+
+		for (;;) {
+			memcpy(&flen, b + p, sizeof(flen));
+			p += sizeof(flen);
+			if (flen == 0 || n == LOG_FIELDS_MAX)
+				break;
+			iov[n].iov_base = (void *)(b + p);
+			iov[n++].iov_len = flen;
+			p += flen;
+		}
+		if ((rc = sd_journal_sendv(iov, n)) < 0) {
+			failed++;
+			*err = rc;
+		} else {
+			(*sent)++;
+		}
+	}
+	return failed;
+}
+
+static void *
+journal_main(void *arg)
+{
+	struct journal_worker *jw = arg;
+
+	pthread_mutex_lock(&jw->lock);
+	for (;;) {
+		uint64_t sent = 0, failed;
+		int err = 0;
+
+		while (!jw->busy && !jw->quit)
+			pthread_cond_wait(&jw->wake, &jw->lock);
+		if (!jw->busy)
+			break;
+		pthread_mutex_unlock(&jw->lock);
+		failed = journal_send_batch(jw->batch, jw->batch_len, &sent, &err);
+		pthread_mutex_lock(&jw->lock);
+		jw->sent += sent;
+		jw->failed += failed;
+		if (failed > 0)
+			jw->error = err;
+		jw->busy = false;
+		pthread_cond_broadcast(&jw->idle);
+	}
+	pthread_mutex_unlock(&jw->lock);
+	journal_unref(jw);
+	return NULL;
+}
+
+/* Starts the journal thread; 0 or -errno. */
+static int
+journal_start(struct log_out *o)
+{
+	struct journal_worker *jw = calloc(1, sizeof(*jw));
+	int rc;
+
+	if (jw == NULL || (jw->batch = malloc(LOG_QUEUE_MAX)) == NULL) {
+		free(jw);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&jw->lock, NULL);
+	pthread_cond_init(&jw->wake, NULL);
+	pthread_cond_init(&jw->idle, NULL);
+	jw->refs = 2;
+	if ((rc = pthread_create(&jw->thread, NULL, journal_main, jw)) != 0) {
+		jw->refs = 1;
+		journal_unref(jw);
+		return -rc;
+	}
+	o->jw = jw;
+	return 0;
+}
+
+/* Hands the queue to the thread when it is idle and takes note of what
+ * it did with the previous batch.  True while work is left. */
+static bool
+journal_handover(struct log_state *ls)
+{
+	struct log_out *o = ls->out;
+	struct journal_worker *jw = o->jw;
+	uint64_t sent, failed;
+	bool left;
+	int err;
+
+	pthread_mutex_lock(&jw->lock);
+	if (!jw->busy && o->len > 0) {
+		char *b = jw->batch;
+
+		jw->batch = o->buf;
+		jw->batch_len = o->len;
+		o->buf = b;
+		o->len = 0;
+		jw->busy = true;
+		pthread_cond_signal(&jw->wake);
+	}
+	sent = jw->sent - o->seen_sent;
+	failed = jw->failed - o->seen_failed;
+	err = jw->error;
+	left = jw->busy || o->len > 0;
+	pthread_mutex_unlock(&jw->lock);
+	o->seen_sent += sent;
+	o->seen_failed += failed;
+	if (failed > 0)
+		log_lose(ls, failed, strerror(-err));
+	else if (sent > 0)
+		log_recovered(ls);
+	return left;
+}
+
+/* Waits until the thread is idle or the deadline passes (lock held). */
+static void
+journal_wait_idle(struct journal_worker *jw, const struct timespec *deadline)
+{
+	while (jw->busy &&
+	    pthread_cond_timedwait(&jw->idle, &jw->lock, deadline) == 0)
+		;
+}
+
+/* Gives the thread the rest of the queue and stops it, waiting at most
+ * wait_ms; a thread still stuck in the journal is left to end alone. */
+static void
+journal_stop(struct log_state *ls, int wait_ms)
+{
+	struct log_out *o = ls->out;
+	struct journal_worker *jw = o->jw;
+	struct timespec deadline;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&jw->lock);
+	journal_wait_idle(jw, &deadline);
+	pthread_mutex_unlock(&jw->lock);
+	journal_handover(ls);
+	pthread_mutex_lock(&jw->lock);
+	jw->quit = true;
+	pthread_cond_signal(&jw->wake);
+	journal_wait_idle(jw, &deadline);
+	done = !jw->busy;
+	pthread_mutex_unlock(&jw->lock);
+	journal_handover(ls);
+	if (o->len > 0)
+		log_lose(ls, log_queued_records(o),
+		    "the journal did not take the last records");
+	if (done)
+		pthread_join(jw->thread, NULL);
+	else
+		pthread_detach(jw->thread);
+	journal_unref(jw);
+	o->jw = NULL;
+}
+
+/* ---- opening and closing outputs --------------------------------------- */
+
+/* Opens an fd of our own on stdout.  Pipes and terminals are reopened
+ * through /proc, so that O_NONBLOCK does not change the file description
+ * we share with the parent shell; sockets use send(MSG_DONTWAIT). */
+static int
+log_open_stdout(struct log_out *o)
+{
+	struct stat st;
+
+	if (fstat(STDOUT_FILENO, &st) != 0)
+		return -errno;
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		o->fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (o->fd >= 0)
+			return 0;
+	}
+	o->is_socket = S_ISSOCK(st.st_mode);
+	o->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (o->fd < 0)
+		return -errno;
+	/* No private description (no /proc, or after setuid): a pipe is
+	 * still made non-blocking, as a blocked reactor is worse. */
+	if (S_ISFIFO(st.st_mode))
+		fcntl(o->fd, F_SETFL, fcntl(o->fd, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
+static int
+log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Opens the output the key names; 0 or -errno, with the reason logged. */
+static int
+log_out_open(struct svc *svc, const char *target, struct log_out **out)
+{
+	struct log_out *o = calloc(1, sizeof(*o));
+	int rc = -ENOMEM;
+
+	if (o == NULL || (o->buf = malloc(LOG_QUEUE_MAX)) == NULL ||
+	    (o->target = strdup(target)) == NULL)
+		goto fail;
+	o->fd = -1;
+	if (strcmp(target, "-") == 0) {
+		o->sink = SINK_STDOUT;
+		rc = log_open_stdout(o);
+	} else if (strcmp(target, "journal") == 0) {
+		o->sink = SINK_JOURNAL;
+		rc = journal_start(o);
+	} else {
+		o->sink = SINK_FILE;
+		rc = o->fd = log_open_file(target);
+	}
+	if (rc >= 0) {
+		*out = o;
+		return 0;
+	}
+fail:
+	svc_log(svc, LOG_LVL_ERROR, "cannot open %s: %s",
+	    strcmp(target, "-") == 0 ? "stdout" : target, strerror(-rc));
+	if (o != NULL) {
+		free(o->buf);
+		free(o->target);
+		free(o);
+	}
+	return rc;
+}
+
+/* Writes what the queue holds to stdout or the file.  0 once it is all
+ * written, -EAGAIN when the output is full, or another -errno. */
+static int
+log_write_queue(struct log_out *o)
+{
+	while (o->head < o->len) {
+		size_t n = o->len - o->head;
+		ssize_t w = o->is_socket ?
+		    send(o->fd, o->buf + o->head, n, MSG_DONTWAIT | MSG_NOSIGNAL) :
+		    write(o->fd, o->buf + o->head, n);
+
+		if (w > 0)
+			o->head += (size_t)w;
+		else if (w == 0)
+			return -EIO;
+		else if (errno != EINTR)
+			return -errno;
+	}
+	o->head = o->len = 0;
+	return 0;
+}
+
+/* Counts the records still queued: lines, or for the journal runs of
+ * fields ended by a zero length. */
+static uint64_t
+log_queued_records(const struct log_out *o)
+{
+	const char *p = o->buf + o->head, *end = o->buf + o->len;
+	uint64_t n = 0;
+	uint32_t flen;
+
+	if (o->sink != SINK_JOURNAL) {
+		for (; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+			n++;
+		return n;
+	}
+	for (; p < end; p += sizeof(flen) + flen) {
+		memcpy(&flen, p, sizeof(flen));
+		n += flen == 0;
+	}
+	return n;
+}
+
+/* Writes what the output takes without waiting for it, then drops and
+ * counts the rest; for the final flush, waits up to wait_ms. */
+static void
+log_drain(struct log_state *ls, int wait_ms)
+{
+	struct log_out *o = ls->out;
+	int64_t deadline = ev_clock_ms() + wait_ms;
+	int rc;
+
+	if (o->sink == SINK_JOURNAL) {
+		journal_stop(ls, wait_ms);
+		return;
+	}
+	while ((rc = log_write_queue(o)) == -EAGAIN &&
+	    ev_clock_ms() < deadline) {
+		struct pollfd pfd = { .fd = o->fd, .events = POLLOUT };
+		poll(&pfd, 1, (int)(deadline - ev_clock_ms()));
+	}
+	if (rc < 0)
+		log_lose(ls, log_queued_records(o), strerror(-rc));
+	o->head = o->len = 0;
+}
+
+/* Writes or hands over what is queued, then frees the output. */
+static void
+log_out_close(struct log_state *ls, int wait_ms)
+{
+	struct log_out *o = ls->out;
+
+	if (o->watching)
+		ev_del(server.loop, o->fd, EV_WRITABLE);
+	o->watching = false;
+	log_drain(ls, wait_ms);
+	if (o->fd >= 0)
+		close(o->fd);
+	free(o->buf);
+	free(o->target);
+	free(o);
+	ls->out = NULL;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void
+log_on_writable(struct ev_loop *loop, int fd, void *data, int mask)
+{
+	(void)loop;
+	(void)fd;
+	(void)mask;
+	log_flush(data);
+}
+
+static long
+log_on_retry(struct ev_loop *loop, long long id, void *data)
+{
+	struct log_state *ls = data;
+
+	(void)loop;
+	(void)id;
+	if (journal_handover(ls))
+		return LOG_RETRY_MS;
+	ls->timer = 0;
+	return -1;
+}
+
+/* Sends the queue on its way.  A full pipe or socket arms EV_WRITABLE; a
+ * write error (a full disk) costs the queued records, and is reported
+ * once until a write succeeds again. */
+static void
+log_flush(struct log_state *ls)
+{
+	struct log_out *o = ls->out;
+	int rc;
+
+	if (o->sink == SINK_JOURNAL) {
+		if (journal_handover(ls) && ls->timer == 0)
+			ls->timer = ev_timer_add(server.loop, LOG_RETRY_MS,
+			    log_on_retry, ls);
+		return;
+	}
+	if (o->head == o->len)
+		return;
+	if ((rc = log_write_queue(o)) == -EAGAIN) {
+		if (!o->watching && ev_add(server.loop, o->fd, EV_WRITABLE,
+		    log_on_writable, ls) == 0)
+			o->watching = true;
+		return;
+	}
+	if (o->watching)
+		ev_del(server.loop, o->fd, EV_WRITABLE);
+	o->watching = false;
+	if (rc < 0) {
+		log_lose(ls, log_queued_records(o), strerror(-rc));
+		o->head = o->len = 0;
+	} else {
+		log_recovered(ls);
+	}
+}
+
+/* Runs before the loop sleeps: every record received in this iteration
+ * goes out in one write per service. */
+static void
+log_before_sleep(struct ev_loop *loop, void *data)
+{
+	(void)loop;
+	(void)data;
+	for (struct log_state *ls = log_running; ls != NULL; ls = ls->next)
+		if (!ls->out->watching)
+			log_flush(ls);
+}
+
+/* Returns room for need more bytes in the queue, or NULL when it is full. */
+static char *
+log_reserve(struct log_out *o, size_t need)
+{
+	if (o->len + need > LOG_QUEUE_MAX && o->head > 0) {
+		memmove(o->buf, o->buf + o->head, o->len - o->head);
+		o->len -= o->head;
+		o->head = 0;
+	}
+	return o->len + need <= LOG_QUEUE_MAX ? o->buf + o->len : NULL;
+}
+
+/* ---- formatting --------------------------------------------------------- */
+
+/* Formats the receipt time, YYYY-MM-DDTHH:MM:SS.mmmZ; the part up to the
+ * second is kept, as it changes once in many thousand records. */
+static void
+log_time_text(char *out)
+{
+	static time_t cached_sec = -1;
+	static char cached[32];
+	struct timespec ts;
+	struct tm tm;
+	long ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != cached_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts.tv_sec;
+	}
+	ms = ts.tv_nsec / 1000000;
+	memcpy(out, cached, 19);
+	out[19] = '.';
+	out[20] = (char)('0' + ms / 100);
+	out[21] = (char)('0' + ms / 10 % 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
+}
+
+static char *
+append(char *p, const void *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* Queues "TIME ADDRESS:PORT SEVERITY APP: MESSAGE\n"; false if full. */
+static bool
+log_queue_line(struct log_out *o, const struct log_origin *org,
+    const struct syslog_msg *m, bool cut)
+{
+	const char *sev = syslog_severity_name(m->severity);
+	size_t need = LOG_TIME_LEN + org->addr_len + 11 +
+	    SYSLOG_ESCAPED_MAX(m->app_len) + 2 + SYSLOG_ESCAPED_MAX(m->text_len) +
+	    sizeof(LOG_MARKER);
+	char *start = log_reserve(o, need), *p = start;
+
+	if (p == NULL)
+		return false;
+	p = append(p, org->time, LOG_TIME_LEN);
+	*p++ = ' ';
+	p = append(p, org->addr, org->addr_len);
+	*p++ = ' ';
+	p = append(p, sev, strlen(sev));
+	*p++ = ' ';
+	if (m->app != NULL) {
+		p += syslog_escape(p, m->app, m->app_len);
+		p = append(p, ": ", 2);
+	}
+	p += syslog_escape(p, m->text, m->text_len);
+	if (cut)
+		p = append(p, LOG_MARKER, sizeof(LOG_MARKER) - 1);
+	*p++ = '\n';
+	o->len += (size_t)(p - start);
+	return true;
+}
+
+/* Begins a journal field: reserves its length word, returns the text. */
+static char *
+field_begin(char *p, char **lenp, const char *name)
+{
+	*lenp = p;
+	return append(p + sizeof(uint32_t), name, strlen(name));
+}
+
+static char *
+field_end(char *p, char *lenp)
+{
+	uint32_t n = (uint32_t)(p - lenp - sizeof(uint32_t));
+
+	memcpy(lenp, &n, sizeof(n));
+	return p;
+}
+
+/* Queues one record for the journal thread, as its length-prefixed
+ * fields; false if the queue is full. */
+static bool
+log_queue_journal(struct log_out *o, const struct log_origin *org,
+    const struct syslog_msg *m, bool cut)
+{
+	size_t need = 160 + 2 * ADDR_TEXT_MAX + SYSLOG_ESCAPED_MAX(m->app_len) +
+	    SYSLOG_ESCAPED_MAX(m->text_len) + sizeof(LOG_MARKER);
+	char *start = log_reserve(o, need), *p = start, *lenp;
+	uint32_t zero = 0;
+
+	if (p == NULL)
+		return false;
+	p = field_begin(p, &lenp, "MESSAGE=");
+	p += syslog_escape(p, m->text, m->text_len);
+	if (cut)
+		p = append(p, LOG_MARKER, sizeof(LOG_MARKER) - 1);
+	p = field_end(p, lenp);
+	p = field_begin(p, &lenp, "PRIORITY=");
+	p = field_end(p + sprintf(p, "%d", m->severity), lenp);
+	if (m->facility >= 0) {
+		p = field_begin(p, &lenp, "SYSLOG_FACILITY=");
+		p = field_end(p + sprintf(p, "%d", m->facility), lenp);
+	}
+	if (m->app != NULL) {
+		p = field_begin(p, &lenp, "SYSLOG_IDENTIFIER=");
+		p = field_end(p + syslog_escape(p, m->app, m->app_len), lenp);
+	}
+	p = field_begin(p, &lenp, "REMOTE_ADDR=");
+	p = field_end(append(p, org->host, strlen(org->host)), lenp);
+	p = field_begin(p, &lenp, "REMOTE_PORT=");
+	p = field_end(p + sprintf(p, "%u", org->port), lenp);
+	p = append(p, &zero, sizeof(zero));
+	o->len += (size_t)(p - start);
+	return true;
+}
+
+/* Parses and queues one record; false when it had to be dropped. */
+static bool
+log_record(struct log_state *ls, const struct log_origin *org,
+    const char *rec, size_t len, bool cut)
+{
+	struct syslog_msg m;
+	bool queued;
+
+	syslog_parse(rec, len, &m);
+	ls->svc->stats.custom[LOG_RECORDS]++;
+	if (ls->out->sink == SINK_JOURNAL)
+		queued = log_queue_journal(ls->out, org, &m, cut);
+	else
+		queued = log_queue_line(ls->out, org, &m, cut);
+	if (!queued)
+		log_lose(ls, 1, "the output is not keeping up");
+	return queued;
+}
+
+/* ---- the service hooks --------------------------------------------------- */
+
+/* Splits a datagram into records.  One longer than max_message is cut
+ * there, and its last record carries the marker, even when the cut left
+ * nothing of it: the reader should see that something was lost. */
+static void
+log_datagram(struct svc *svc, struct dgram *d)
+{
+	const struct log_conf *lc = svc->conf->tconf;
+	struct log_state *ls = svc->state;
+	struct log_origin org;
+	size_t len = d->len, end, pos = 0, rlen;
+	bool cut = d->truncated, ok = true;
+	const char *rec, *lf;
+
+	if (len > (size_t)lc->max_message) {
+		len = (size_t)lc->max_message;
+		cut = true;
+	}
+	log_time_text(org.time);
+	addr_text(d->from, org.addr, sizeof(org.addr));
+	org.addr_len = strlen(org.addr);
+	if (ls->out->sink == SINK_JOURNAL) {
+		addr_host_text(d->from, org.host, sizeof(org.host));
+		org.port = addr_port(d->from);
+	}
+	end = len;
+	if (cut)
+		end = (lf = memrchr(d->data, '\n', len)) != NULL ?
+		    (size_t)(lf - d->data) + 1 : 0;
+	while (syslog_next_record(d->data, end, &pos, &rec, &rlen))
+		ok &= log_record(ls, &org, rec, rlen, false);
+	if (cut)
+		ok &= log_record(ls, &org, d->data + end, len - end, true);
+	if (!ok)
+		svc->stats.datagrams_dropped++;
+}
+
+/* Asks for rcvbuf bytes of receive buffer.  SO_RCVBUFFORCE may pass
+ * net.core.rmem_max, but only with CAP_NET_ADMIN; otherwise the kernel
+ * caps SO_RCVBUF there, and the operator is told. */
+static void
+log_set_rcvbuf(struct svc *svc, int fd)
+{
+	const struct log_conf *lc = svc->conf->tconf;
+	int want = (int)lc->rcvbuf, got = 0;
+	socklen_t len = sizeof(got);
+
+	if (want == 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	/* The kernel reports twice what it accounts for the payload. */
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 &&
+	    got / 2 < want)
+		svc_log(svc, LOG_LVL_WARNING, "rcvbuf: %d bytes asked, the kernel "
+		    "gave %d (see net.core.rmem_max)", want, got / 2);
+}
+
+static void
+log_bound(struct svc *svc, int fd, enum proto proto)
+{
+	(void)proto;
+	log_set_rcvbuf(svc, fd);
+}
+
+/* Resolves a relative output path against the configuration file's
+ * directory (as CFG_PATH does; "-" and "journal" are words, not paths)
+ * and checks that its directory exists, so -t finds a typo. */
+static const char *
+log_configure(struct svc_conf *sc)
+{
+	struct log_conf *lc = sc->tconf;
+	const char *slash = sc->file != NULL ? strrchr(sc->file, '/') : NULL;
+	char *path, *dir;
+	struct stat st;
+	bool isdir;
+
+	if (strcmp(lc->output, "-") == 0 || strcmp(lc->output, "journal") == 0)
+		return NULL;
+	if (lc->output[0] != '/' && slash != NULL) {
+		if (asprintf(&path, "%.*s/%s", (int)(slash - sc->file), sc->file,
+		    lc->output) < 0)
+			return "out of memory";
+		free(lc->output);
+		lc->output = path;
+	}
+	slash = strrchr(lc->output, '/');
+	if (slash == NULL)
+		return NULL;
+	if ((dir = strndup(lc->output, (size_t)(slash - lc->output))) == NULL)
+		return "out of memory";
+	isdir = stat(dir[0] != '\0' ? dir : "/", &st) == 0 && S_ISDIR(st.st_mode);
+	free(dir);
+	return isdir ? NULL : "output: the file's directory does not exist";
+}
+
+static int
+log_start(struct svc *svc)
+{
+	const struct log_conf *lc = svc->conf->tconf;
+	struct log_state *ls = calloc(1, sizeof(*ls));
+	int rc;
+
+	if (ls == NULL)
+		return -ENOMEM;
+	ls->svc = svc;
+	if ((rc = log_out_open(svc, lc->output, &ls->out)) < 0) {
+		free(ls);
+		return rc;
+	}
+	if (!log_hooked && ev_before_sleep(server.loop, log_before_sleep,
+	    NULL) == 0)
+		log_hooked = true;
+	ls->next = log_running;
+	log_running = ls;
+	svc->state = ls;
+	return 0;
+}
+
+static void
+log_stop(struct svc *svc)
+{
+	struct log_state *ls = svc->state, **pp = &log_running;
+
+	while (*pp != ls)
+		pp = &(*pp)->next;
+	*pp = ls->next;
+	if (ls->timer != 0)
+		ev_timer_del(server.loop, ls->timer);
+	/* At shutdown the last records may wait a moment for a slow
+	 * reader; a service removed by a reload must not stall the rest. */
+	log_out_close(ls, server.stopping ? LOG_DRAIN_MS : 0);
+	free(ls);
+	svc->state = NULL;
+}
+
+/* A reload: a changed output is opened first, and the old one is kept
+ * when that fails; the receive buffer is sized again. */
+static void
+log_reconfigure(struct svc *svc)
+{
+	const struct log_conf *lc = svc->conf->tconf;
+	struct log_state *ls = svc->state;
+	struct log_out *fresh;
+
+	for (struct listener *l = svc->listeners; l != NULL; l = l->next)
+		log_set_rcvbuf(svc, l->fd);
+	if (strcmp(ls->out->target, lc->output) == 0 ||
+	    log_out_open(svc, lc->output, &fresh) != 0)
+		return;
+	if (ls->timer != 0)
+		ev_timer_del(server.loop, ls->timer);
+	ls->timer = 0;
+	log_out_close(ls, 0);
+	ls->out = fresh;
+	svc_log(svc, LOG_LVL_INFO, "writing to %s", log_out_name(fresh));
+}
+
+/* SIGHUP: logrotate has moved the file away; what is queued goes to the
+ * old file, the rest to a new one.  If the new one cannot be opened, the
+ * old one stays in use, so nothing is lost. */
+static void
+log_reopen(struct svc *svc)
+{
+	struct log_state *ls = svc->state;
+	struct log_out *o = ls->out;
+	int fd;
+
+	if (o->sink != SINK_FILE)
+		return;
+	log_flush(ls);
+	if ((fd = log_open_file(o->target)) < 0) {
+		svc_log(svc, LOG_LVL_ERROR, "cannot reopen %s: %s; still writing "
+		    "to the file open before", o->target, strerror(-fd));
+		return;
+	}
+	close(o->fd);
+	o->fd = fd;
+}
 
 const struct service_type log_service = {
 	.name = "log",
 	.protos = PROTO_UDP,
+	.keys = log_keys,
+	.conf_size = sizeof(struct log_conf),
+	.conf_defaults = &log_defaults,
 	.idle_timeout = 300,
+	.counters = log_counters,
+	.configure = log_configure,
+	.start = log_start,
+	.reconfigure = log_reconfigure,
+	.reopen = log_reopen,
+	.stop = log_stop,
+	.bound = log_bound,
+	.datagram = log_datagram,
 };
