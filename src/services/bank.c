@@ -1,12 +1,1394 @@
 /*
- * bank.c - the bank service (being written).
+ * bank.c - the bank service: durable accounts in SQLite.
+ *
+ * Key: database (the SQLite file, created with its schema if missing).
+ *
+ * The reactor thread only parses commands and sends replies.  Everything
+ * that may wait runs on two workers (worker.h):
+ *
+ *   - the database worker, one thread owning the only SQLite connection.
+ *     It takes every operation queued while the previous commit was in
+ *     flight and applies them in one transaction, each inside its own
+ *     savepoint so a refused or failed operation leaves the others alone,
+ *     then commits once (group commit, as PostgreSQL's commit_delay and
+ *     SQLite's own WAL make it cheap).  Replies go out only after that
+ *     commit, so an OK is never sent for a change that is not on disk;
+ *   - the hash workers, which run yescrypt for OPEN and LOGIN.  A hash
+ *     costs tens of milliseconds of CPU and must stall neither the
+ *     reactor nor the commits of other clients.
+ *
+ * A connection with a command in flight is paused, so its later commands
+ * wait in the core's input buffer and replies keep the command order.
+ * OPEN runs hash then database; LOGIN runs database (fetch the stored
+ * hash) then hash (compare); every other command is one database step.
  */
+#include <crypt.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
 #include "../conn.h"
+#include "../server.h"
+#include "../worker.h"
+#include "bank_amount.h"
+
+#define BANK_NAME_MAX      16         /* account name bytes, chat's rule */
+#define BANK_SECRET_MIN    4          /* secret bytes, at least */
+#define BANK_SECRET_MAX    72         /* and at most */
+#define BANK_FAILURES_MAX  3          /* failed LOGINs before the close */
+#define BANK_HISTORY_MAX   1000       /* HISTORY N at most */
+#define BANK_HISTORY_DEF   10         /* and without N */
+#define BANK_ARGS_MAX      2          /* arguments of any command */
+#define BANK_HASH_THREADS  2          /* yescrypt runs in parallel */
+#define BANK_BATCH_MAX     4096       /* operations per commit at most */
+#define BANK_BUSY_MS       5000       /* wait for another process' lock */
+#define BANK_APP_ID        0x6d62616e /* PRAGMA application_id: "mban" */
+#define BANK_SCHEMA        1          /* PRAGMA user_version we write */
+#define BANK_REPLY_INLINE  96         /* one-line replies fit here */
+
+/* ---- configuration --------------------------------------------------- */
+
+struct bank_conf {
+	char *database;               /* path of the SQLite file */
+};
+
+static const struct bank_conf bank_defaults = {
+	.database = "/var/lib/multid/bank.db",
+};
+
+static const struct cfg_key bank_keys[] = {
+	{ "database", CFG_PATH, offsetof(struct bank_conf, database), 1, 4096,
+	  NULL },
+	CFG_KEY_END
+};
+
+static const struct svc_counter bank_counters[] = {
+	{ "multid_bank_commits_total",
+	  "Durable commits, each holding one or more operations." },
+	{ NULL, NULL }
+};
+
+enum { BANK_COUNTER_COMMITS };        /* index in bank_counters */
+
+/* ---- state ------------------------------------------------------------ */
+
+/* Prepared statements, made once at start. */
+enum bank_stmt {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_UNDO,
+	ST_FIND, ST_BALANCE, ST_CREATE, ST_SET_BALANCE, ST_RECORD, ST_HISTORY,
+	ST_MAX
+};
+
+static const char *const bank_stmt_sql[ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT op",
+	[ST_RELEASE] = "RELEASE op",
+	[ST_UNDO] = "ROLLBACK TO op",
+	[ST_FIND] = "SELECT id, name, secret, balance FROM accounts "
+	    "WHERE name = ?1",
+	[ST_BALANCE] = "SELECT balance FROM accounts WHERE id = ?1",
+	[ST_CREATE] = "INSERT INTO accounts (name, secret, balance, created) "
+	    "VALUES (?1, ?2, 0, ?3)",
+	[ST_SET_BALANCE] = "UPDATE accounts SET balance = ?2 WHERE id = ?1",
+	[ST_RECORD] = "INSERT INTO history (account, time, kind, amount, "
+	    "balance, other) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HISTORY] = "SELECT time, kind, amount, balance, other FROM history "
+	    "WHERE account = ?1 ORDER BY id DESC LIMIT ?2",
+};
+
+/* The schema.  History is append-only (the triggers refuse changes), and
+ * the CHECKs are a last line of defence: a bug that tried to make a
+ * balance negative or pass the limit fails its operation instead. */
+static const char bank_schema[] =
+	"CREATE TABLE accounts ("
+	"  id      INTEGER PRIMARY KEY,"
+	"  name    TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  secret  TEXT NOT NULL,"
+	"  balance INTEGER NOT NULL"
+	"          CHECK (balance BETWEEN 0 AND 1000000000000000),"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE history ("
+	"  id      INTEGER PRIMARY KEY,"
+	"  account INTEGER NOT NULL REFERENCES accounts (id),"
+	"  time    INTEGER NOT NULL,"
+	"  kind    TEXT NOT NULL CHECK (kind IN ('deposit', 'withdraw',"
+	"          'transfer-in', 'transfer-out')),"
+	"  amount  INTEGER NOT NULL CHECK (amount > 0),"
+	"  balance INTEGER NOT NULL CHECK (balance >= 0),"
+	"  other   TEXT);"
+	"CREATE INDEX history_account ON history (account, id);"
+	"CREATE TRIGGER history_no_update BEFORE UPDATE ON history"
+	"  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+	"CREATE TRIGGER history_no_delete BEFORE DELETE ON history"
+	"  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;";
+
+/* The running service. */
+struct bank {
+	struct svc     *svc;              /* for its counters and log lines */
+	char           *path;             /* the database file in use */
+	sqlite3        *db;               /* used by the database thread only */
+	sqlite3_stmt   *stmt[ST_MAX];     /* prepared statements */
+	struct worker  *store;            /* the database thread */
+	struct worker  *hasher;           /* the yescrypt threads */
+	atomic_uint_least64_t commits;    /* durable commits so far */
+	bool            stopping;         /* the stop hook has begun */
+	char            dummy[CRYPT_GENSALT_OUTPUT_SIZE]; /* a setting hashed
+	                                     for unknown names */
+};
+
+enum bank_cmd {
+	CMD_OPEN, CMD_LOGIN, CMD_BALANCE, CMD_DEPOSIT, CMD_WITHDRAW,
+	CMD_TRANSFER, CMD_HISTORY,
+};
+
+struct bank_client;
+
+/* One command on its way through the workers. */
+struct bank_op {
+	struct worker_job   job;          /* the worker's link */
+	struct bank        *bank;         /* the service */
+	struct bank_client *client;       /* NULL once the connection ended */
+	enum bank_cmd       cmd;          /* what to do */
+	struct worker      *plan[2];      /* the workers of its steps */
+	unsigned            stage;        /* steps submitted so far */
+	int64_t             account;      /* the client's or the found id */
+	int64_t             amount;       /* cents */
+	int64_t             balance;      /* LOGIN: the balance found */
+	long                count;        /* HISTORY: lines wanted */
+	bool                found;        /* LOGIN: the name exists */
+	bool                login;        /* success logs the client in */
+	bool                wrote;        /* changed the database */
+	char                self[BANK_NAME_MAX + 1]; /* the client's name */
+	char                name[BANK_NAME_MAX + 1]; /* OPEN, LOGIN, TRANSFER */
+	char                secret[BANK_SECRET_MAX + 1]; /* wiped once hashed */
+	char                hash[CRYPT_OUTPUT_SIZE]; /* stored or new hash */
+	char               *out;          /* the reply with its CRLFs */
+	size_t              out_len;      /* bytes in out; 0: no reply yet */
+	char                inline_out[BANK_REPLY_INLINE]; /* short replies */
+	char                error[160];   /* a storage error to log */
+};
+
+/* One connection. */
+struct bank_client {
+	struct conn    *conn;             /* the connection */
+	struct bank_op *op;               /* the command in flight, or NULL */
+	int64_t         account;          /* logged-in account id, 0 = none */
+	char            name[BANK_NAME_MAX + 1]; /* its name as stored */
+	unsigned        failures;         /* failed LOGINs so far */
+	bool            eof;              /* the client half-closed */
+};
+
+static struct bank_op *
+bank_op_of(struct worker_job *job)
+{
+	return (struct bank_op *)((char *)job - offsetof(struct bank_op, job));
+}
+
+/* ---- replies, built on whichever thread finishes the command ---------- */
+
+/* Sets op's reply to one line; the CRLF is added here. */
+static void
+op_reply(struct bank_op *op, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(op->inline_out, sizeof(op->inline_out) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(op->inline_out) - 2)
+		n = (int)sizeof(op->inline_out) - 3;
+	memcpy(op->inline_out + n, "\r\n", 2);
+	op->out = op->inline_out;
+	op->out_len = (size_t)n + 2;
+}
+
+static void
+op_reply_amount(struct bank_op *op, const char *prefix, int64_t cents)
+{
+	char text[BANK_AMOUNT_TEXT];
+
+	op_reply(op, "%s%s", prefix, bank_amount_format(cents, text));
+}
+
+/* A refusal: the reply says why; the caller's savepoint is rolled back. */
+static int
+op_refuse(struct bank_op *op, const char *reply)
+{
+	op_reply(op, "%s", reply);
+	return 1;
+}
+
+static void
+op_free(struct bank_op *op)
+{
+	if (op->out != op->inline_out)
+		free(op->out);
+	explicit_bzero(op->secret, sizeof(op->secret));
+	free(op);
+}
+
+/* ---- the database thread ---------------------------------------------- */
+
+/* Notes a storage error for the reactor to log; returns -EIO. */
+static int
+db_error(struct bank *b, struct bank_op *op, const char *what)
+{
+	snprintf(op->error, sizeof(op->error), "%s: %s: %s", b->path, what,
+	    sqlite3_errmsg(b->db));
+	return -EIO;
+}
+
+/* Runs a statement that returns no rows; 0 or -EIO. */
+static int
+db_exec(struct bank *b, enum bank_stmt st)
+{
+	sqlite3_stmt *s = b->stmt[st];
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* An account found by name (case-insensitive). */
+struct db_account {
+	int64_t id;                             /* its row id */
+	int64_t balance;                        /* cents */
+	char    name[BANK_NAME_MAX + 1];        /* as stored */
+	char    hash[CRYPT_OUTPUT_SIZE];        /* its stored secret hash */
+};
+
+/* Looks name up; 0, -ENOENT or -EIO. */
+static int
+db_find(struct bank *b, struct bank_op *op, const char *name,
+    struct db_account *a)
+{
+	sqlite3_stmt *s = b->stmt[ST_FIND];
+	int rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		a->id = sqlite3_column_int64(s, 0);
+		snprintf(a->name, sizeof(a->name), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		snprintf(a->hash, sizeof(a->hash), "%s",
+		    (const char *)sqlite3_column_text(s, 2));
+		a->balance = sqlite3_column_int64(s, 3);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_error(b, op, "find account");
+}
+
+/* Reads an account's balance; 0 or -EIO (a missing account is an error:
+ * accounts are never removed). */
+static int
+db_balance(struct bank *b, struct bank_op *op, int64_t id, int64_t *cents)
+{
+	sqlite3_stmt *s = b->stmt[ST_BALANCE];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*cents = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : db_error(b, op, "read balance");
+}
+
+/* Sets an account's new balance and appends the history line that
+ * explains it, so the two can never disagree. */
+static int
+db_move(struct bank *b, struct bank_op *op, int64_t id, int64_t balance,
+    const char *kind, const char *other, time_t now)
+{
+	sqlite3_stmt *s = b->stmt[ST_SET_BALANCE];
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, balance);
+	if (db_exec(b, ST_SET_BALANCE) != 0)
+		return db_error(b, op, "update balance");
+	s = b->stmt[ST_RECORD];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
+	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, op->amount);
+	sqlite3_bind_int64(s, 5, balance);
+	if (other != NULL)
+		sqlite3_bind_text(s, 6, other, -1, SQLITE_STATIC);
+	if (db_exec(b, ST_RECORD) != 0)
+		return db_error(b, op, "append history");
+	op->wrote = true;
+	return 0;
+}
+
+static int
+db_open_account(struct bank *b, struct bank_op *op, time_t now)
+{
+	sqlite3_stmt *s = b->stmt[ST_CREATE];
+	struct db_account a;
+	int rc = db_find(b, op, op->name, &a);
+
+	if (rc == 0)
+		return op_refuse(op, "ERR exists");
+	if (rc != -ENOENT)
+		return rc;
+	sqlite3_bind_text(s, 1, op->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, op->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+	if (db_exec(b, ST_CREATE) != 0)
+		return db_error(b, op, "create account");
+	op->account = sqlite3_last_insert_rowid(b->db);
+	op->wrote = true;
+	op->login = true;
+	op_reply(op, "OK opened %s", op->name);
+	return 0;
+}
+
+/* LOGIN's first step: fetch the stored hash.  For an unknown name the
+ * dummy setting is hashed instead, so both cases cost the same. */
+static int
+db_lookup(struct bank *b, struct bank_op *op)
+{
+	struct db_account a;
+	int rc = db_find(b, op, op->name, &a);
+
+	if (rc == -EIO)
+		return rc;
+	op->found = rc == 0;
+	if (op->found) {
+		op->account = a.id;
+		op->balance = a.balance;
+		memcpy(op->name, a.name, sizeof(op->name));
+		memcpy(op->hash, a.hash, sizeof(op->hash));
+	} else {
+		snprintf(op->hash, sizeof(op->hash), "%s", b->dummy);
+	}
+	return 0;
+}
+
+static int
+db_deposit(struct bank *b, struct bank_op *op, time_t now)
+{
+	int64_t balance, after;
+	int rc;
+
+	if ((rc = db_balance(b, op, op->account, &balance)) != 0)
+		return rc;
+	if (bank_amount_add(balance, op->amount, BANK_BALANCE_MAX, &after) != 0)
+		return op_refuse(op, "ERR limit");
+	if ((rc = db_move(b, op, op->account, after, "deposit", NULL, now)) != 0)
+		return rc;
+	op_reply_amount(op, "OK ", after);
+	return 0;
+}
+
+static int
+db_withdraw(struct bank *b, struct bank_op *op, time_t now)
+{
+	int64_t balance, after;
+	int rc;
+
+	if ((rc = db_balance(b, op, op->account, &balance)) != 0)
+		return rc;
+	if (bank_amount_sub(balance, op->amount, &after) != 0)
+		return op_refuse(op, "ERR insufficient funds");
+	if ((rc = db_move(b, op, op->account, after, "withdraw", NULL, now)) != 0)
+		return rc;
+	op_reply_amount(op, "OK ", after);
+	return 0;
+}
+
+/* Debits the sender, then credits the receiver, reading its balance
+ * after the debit so a transfer to oneself adds up too. */
+static int
+db_transfer(struct bank *b, struct bank_op *op, time_t now)
+{
+	int64_t balance, after, to_balance, to_after;
+	struct db_account to;
+	int rc;
+
+	if ((rc = db_find(b, op, op->name, &to)) != 0)
+		return rc == -ENOENT ? op_refuse(op, "ERR no such account") : rc;
+	if ((rc = db_balance(b, op, op->account, &balance)) != 0)
+		return rc;
+	if (bank_amount_sub(balance, op->amount, &after) != 0)
+		return op_refuse(op, "ERR insufficient funds");
+	if ((rc = db_move(b, op, op->account, after, "transfer-out", to.name,
+	    now)) != 0 ||
+	    (rc = db_balance(b, op, to.id, &to_balance)) != 0)
+		return rc;
+	if (bank_amount_add(to_balance, op->amount, BANK_BALANCE_MAX,
+	    &to_after) != 0)
+		return op_refuse(op, "ERR limit");
+	if ((rc = db_move(b, op, to.id, to_after, "transfer-in", op->self,
+	    now)) != 0)
+		return rc;
+	op_reply_amount(op, "OK ", to.id == op->account ? to_after : after);
+	return 0;
+}
+
+/* Appends one history line; false when out of memory. */
+static bool
+history_line(char **buf, size_t *len, size_t *cap, sqlite3_stmt *s)
+{
+	char when[32], amount[BANK_AMOUNT_TEXT], balance[BANK_AMOUNT_TEXT];
+	time_t t = (time_t)sqlite3_column_int64(s, 0);
+	const char *other = (const char *)sqlite3_column_text(s, 4);
+	struct tm tm;
+	int n;
+
+	if (*cap - *len < 128) {
+		char *p = realloc(*buf, *cap * 2);
+		if (p == NULL)
+			return false;
+		*buf = p;
+		*cap *= 2;
+	}
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(*buf + *len, *cap - *len, "%s %s %s %s%s%s\r\n", when,
+	    (const char *)sqlite3_column_text(s, 1),
+	    bank_amount_format(sqlite3_column_int64(s, 2), amount),
+	    bank_amount_format(sqlite3_column_int64(s, 3), balance),
+	    other != NULL ? " " : "", other != NULL ? other : "");
+	*len += (size_t)n;
+	return true;
+}
+
+/* HISTORY: "OK K" and K lines, newest first.  Room for the header is
+ * kept at the front, so the reply is built in one buffer. */
+static int
+db_history(struct bank *b, struct bank_op *op)
+{
+	enum { HEAD = 16 };
+	sqlite3_stmt *s = b->stmt[ST_HISTORY];
+	size_t cap = 4096, len = HEAD;
+	char *buf = malloc(cap), head[HEAD + 1];
+	long k = 0;
+	int rc = SQLITE_DONE, n;
+
+	sqlite3_bind_int64(s, 1, op->account);
+	sqlite3_bind_int64(s, 2, op->count);
+	while (buf != NULL && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!history_line(&buf, &len, &cap, s)) {
+			free(buf);
+			buf = NULL;
+		}
+		k++;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (buf == NULL)
+		return op_refuse(op, "ERR out of memory");
+	if (rc != SQLITE_DONE) {
+		free(buf);
+		return db_error(b, op, "read history");
+	}
+	n = snprintf(head, sizeof(head), "OK %ld\r\n", k);
+	memcpy(buf + HEAD - n, head, (size_t)n);
+	memmove(buf, buf + HEAD - n, len - (HEAD - (size_t)n));
+	op->out = buf;
+	op->out_len = len - (HEAD - (size_t)n);
+	return 0;
+}
+
+/* Applies one operation inside the open transaction: 0 done, 1 refused
+ * (the reply says why), or -EIO. */
+static int
+db_apply(struct bank *b, struct bank_op *op, time_t now)
+{
+	int64_t balance;
+	int rc;
+
+	switch (op->cmd) {
+	case CMD_OPEN:
+		return db_open_account(b, op, now);
+	case CMD_LOGIN:
+		return db_lookup(b, op);
+	case CMD_BALANCE:
+		if ((rc = db_balance(b, op, op->account, &balance)) == 0)
+			op_reply_amount(op, "OK ", balance);
+		return rc;
+	case CMD_DEPOSIT:
+		return db_deposit(b, op, now);
+	case CMD_WITHDRAW:
+		return db_withdraw(b, op, now);
+	case CMD_TRANSFER:
+		return db_transfer(b, op, now);
+	case CMD_HISTORY:
+		return db_history(b, op);
+	}
+	return -EINVAL;
+}
+
+/* Runs one operation in its own savepoint: a refusal or an error undoes
+ * exactly its changes.  False if SQLite has rolled the whole transaction
+ * back (it does so on some I/O errors), which loses the others too. */
+static bool
+db_apply_one(struct bank *b, struct bank_op *op, time_t now)
+{
+	int rc;
+
+	if (db_exec(b, ST_SAVEPOINT) != 0) {
+		db_error(b, op, "savepoint");
+		return !sqlite3_get_autocommit(b->db);
+	}
+	rc = db_apply(b, op, now);
+	if (rc != 0 && db_exec(b, ST_UNDO) != 0 && rc > 0)
+		rc = db_error(b, op, "roll back");
+	if (rc != 0)
+		op->wrote = false;
+	if (sqlite3_get_autocommit(b->db))
+		return false;
+	db_exec(b, ST_RELEASE);
+	if (rc < 0)
+		op_reply(op, "ERR storage failure, try again");
+	return true;
+}
+
+/* Every operation of a failed batch is answered with an error, and none
+ * of its changes counts as made. */
+static void
+db_fail_all(struct worker_job *jobs)
+{
+	for (struct worker_job *j = jobs; j != NULL; j = j->next) {
+		struct bank_op *op = bank_op_of(j);
+
+		if (op->out != op->inline_out)
+			free(op->out);
+		op->wrote = false;
+		op->login = false;
+		op_reply(op, "ERR storage failure, try again");
+	}
+}
+
+/* The database worker's batch: one transaction, one commit, one fsync
+ * for everything that queued up while the previous commit was running. */
+static void
+bank_store_batch(void *ctx, struct worker_job *jobs, size_t n)
+{
+	struct bank *b = ctx;
+	struct bank_op *first = bank_op_of(jobs);
+	time_t now = time(NULL);
+	bool ok, wrote = false;
+
+	(void)n;
+	if (!(ok = db_exec(b, ST_BEGIN) == 0))
+		db_error(b, first, "begin");
+	for (struct worker_job *j = jobs; ok && j != NULL; j = j->next) {
+		struct bank_op *op = bank_op_of(j);
+
+		ok = db_apply_one(b, op, now);
+		wrote = wrote || op->wrote;
+	}
+	if (ok && db_exec(b, ST_COMMIT) != 0) {
+		db_error(b, first, "commit");
+		ok = false;
+	}
+	if (!ok) {
+		if (!sqlite3_get_autocommit(b->db))
+			db_exec(b, ST_ROLLBACK);
+		db_fail_all(jobs);
+	} else if (wrote) {
+		atomic_fetch_add(&b->commits, 1);
+	}
+}
+
+/* ---- the hash threads ------------------------------------------------- */
+
+/* Compares two strings in time that depends on their lengths only. */
+static bool
+equal_consttime(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* OPEN: a fresh random salt and the yescrypt hash of the secret. */
+static void
+hash_new(struct bank_op *op, struct crypt_data *cd)
+{
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char *h = NULL;
+
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, setting, sizeof(setting)))
+		h = crypt_r(op->secret, setting, cd);
+	if (h == NULL || h[0] == '*') {
+		op_reply(op, "ERR internal error");
+		return;
+	}
+	snprintf(op->hash, sizeof(op->hash), "%s", h);
+}
+
+/* LOGIN: hashes the secret with the stored setting and compares. */
+static void
+hash_verify(struct bank_op *op, struct crypt_data *cd)
+{
+	const char *h = crypt_r(op->secret, op->hash, cd);
+
+	if (op->found && h != NULL && h[0] != '*' &&
+	    equal_consttime(h, op->hash)) {
+		op->login = true;
+		op_reply_amount(op, "OK balance ", op->balance);
+	} else {
+		op_reply(op, "ERR denied");
+	}
+}
+
+static void
+bank_hash_run(struct worker_job *job)
+{
+	struct bank_op *op = bank_op_of(job);
+	struct crypt_data cd;
+
+	memset(&cd, 0, sizeof(cd));
+	if (op->cmd == CMD_OPEN)
+		hash_new(op, &cd);
+	else
+		hash_verify(op, &cd);
+	explicit_bzero(op->secret, sizeof(op->secret));
+	explicit_bzero(&cd, sizeof(cd));
+}
+
+/* ---- the reactor side ------------------------------------------------- */
+
+static void bank_op_done(struct worker_job *job);
+
+/* Submits op's next step; 0, or -ESHUTDOWN when the service is stopping. */
+static int
+bank_op_next(struct bank_op *op)
+{
+	struct worker *w = op->plan[op->stage++];
+
+	op->job.run = w == op->bank->hasher ? bank_hash_run : NULL;
+	op->job.done = bank_op_done;
+	return worker_submit(w, &op->job);
+}
+
+/* The command is complete: the session changes, the reply goes out, and
+ * the connection reads its next command. */
+static void
+bank_finish(struct bank_client *cl, struct bank_op *op)
+{
+	struct conn *c = cl->conn;
+
+	cl->op = NULL;
+	if (op->login) {
+		cl->account = op->account;
+		memcpy(cl->name, op->name, sizeof(cl->name));
+	}
+	conn_send(c, op->out, op->out_len);
+	if (op->cmd == CMD_LOGIN && !op->login &&
+	    ++cl->failures >= BANK_FAILURES_MAX) {
+		conn_close_after_flush(c);
+	} else if (cl->eof) {
+		conn_close_after_flush(c);
+	}
+	op_free(op);
+	conn_resume(c);
+}
+
+/* A step finished (reactor thread): go on with the next, or answer. */
+static void
+bank_op_done(struct worker_job *job)
+{
+	struct bank_op *op = bank_op_of(job);
+	struct bank *b = op->bank;
+	struct bank_client *cl = op->client;
+
+	b->svc->stats.custom[BANK_COUNTER_COMMITS] = atomic_load(&b->commits);
+	if (op->error[0] != '\0') {
+		svc_log(b->svc, LOG_LVL_ERROR, "%s", op->error);
+		op->error[0] = '\0';
+	}
+	if (cl == NULL) {
+		op_free(op);
+		return;
+	}
+	if (op->out_len == 0 && op->stage < 2 && op->plan[op->stage] != NULL &&
+	    !b->stopping && bank_op_next(op) == 0)
+		return;
+	if (op->out_len == 0)
+		op_reply(op, "ERR service stopping");
+	bank_finish(cl, op);
+}
+
+/* Starts op on its first step and pauses the connection until the reply;
+ * the rest of the client's input waits in the core meanwhile. */
+static enum line_result
+bank_submit(struct bank_client *cl, struct bank_op *op)
+{
+	struct bank *b = op->bank;
+
+	op->client = cl;
+	if (b->stopping || bank_op_next(op) != 0) {
+		op_free(op);
+		conn_reply(cl->conn, "ERR service stopping");
+		return LINE_MORE;
+	}
+	cl->op = op;
+	conn_pause(cl->conn);
+	return LINE_STOP;
+}
+
+/* A new operation for a database step (and optionally a hash step). */
+static struct bank_op *
+bank_op_new(struct bank_client *cl, enum bank_cmd cmd)
+{
+	struct bank *b = cl->conn->svc->state;
+	struct bank_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	op->bank = b;
+	op->cmd = cmd;
+	op->account = cl->account;
+	memcpy(op->self, cl->name, sizeof(op->self));
+	op->plan[0] = b->store;
+	if (cmd == CMD_OPEN) {
+		op->plan[0] = b->hasher;
+		op->plan[1] = b->store;
+	} else if (cmd == CMD_LOGIN) {
+		op->plan[1] = b->hasher;
+	}
+	return op;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+/* The chat nickname rule: ^[A-Za-z][A-Za-z0-9_-]{0,15}$. */
+static bool
+bank_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BANK_NAME_MAX ||
+	    !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* 4..72 bytes, no spaces and no control characters. */
+static bool
+bank_secret_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < BANK_SECRET_MIN || n > BANK_SECRET_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Copies the secret into op and wipes it from the line buffer, so the
+ * clear text lives in one place only, until it is hashed. */
+static void
+bank_take_secret(struct bank_op *op, char *secret)
+{
+	snprintf(op->secret, sizeof(op->secret), "%s", secret);
+	explicit_bzero(secret, strlen(secret));
+}
+
+typedef enum line_result bank_cmd_proc(struct bank_client *cl, int argc,
+    char **argv);
+
+/* A new operation, or NULL after telling the client why not. */
+static struct bank_op *
+cmd_op(struct bank_client *cl, enum bank_cmd cmd)
+{
+	struct bank_op *op = bank_op_new(cl, cmd);
+
+	if (op == NULL)
+		conn_reply(cl->conn, "ERR out of memory");
+	return op;
+}
+
+static enum line_result
+cmd_open(struct bank_client *cl, int argc, char **argv)
+{
+	struct bank_op *op;
+
+	(void)argc;
+	if (!bank_name_ok(argv[1])) {
+		conn_reply(cl->conn, "ERR bad name");
+		return LINE_MORE;
+	}
+	if (!bank_secret_ok(argv[2])) {
+		conn_reply(cl->conn, "ERR bad secret");
+		return LINE_MORE;
+	}
+	if ((op = cmd_op(cl, CMD_OPEN)) == NULL)
+		return LINE_MORE;
+	memcpy(op->name, argv[1], strlen(argv[1]) + 1);
+	bank_take_secret(op, argv[2]);
+	return bank_submit(cl, op);
+}
+
+/* A malformed name or secret still goes the whole way (and is denied),
+ * so a reply's timing tells nothing about why. */
+static enum line_result
+cmd_login(struct bank_client *cl, int argc, char **argv)
+{
+	struct bank_op *op;
+
+	(void)argc;
+	if ((op = cmd_op(cl, CMD_LOGIN)) == NULL)
+		return LINE_MORE;
+	if (bank_name_ok(argv[1]))
+		memcpy(op->name, argv[1], strlen(argv[1]) + 1);
+	bank_take_secret(op, argv[2]);
+	return bank_submit(cl, op);
+}
+
+static bool
+bank_need_login(struct bank_client *cl)
+{
+	if (cl->account != 0)
+		return false;
+	conn_reply(cl->conn, "ERR login required");
+	return true;
+}
+
+static enum line_result
+cmd_balance(struct bank_client *cl, int argc, char **argv)
+{
+	struct bank_op *op;
+
+	(void)argc;
+	(void)argv;
+	if (bank_need_login(cl) || (op = cmd_op(cl, CMD_BALANCE)) == NULL)
+		return LINE_MORE;
+	return bank_submit(cl, op);
+}
+
+/* DEPOSIT, WITHDRAW and TRANSFER: the amount is the last argument. */
+static enum line_result
+cmd_money(struct bank_client *cl, enum bank_cmd cmd, const char *name,
+    const char *amount)
+{
+	struct bank_op *op;
+	int64_t cents;
+
+	if (bank_need_login(cl))
+		return LINE_MORE;
+	if (bank_amount_parse(amount, &cents) != 0) {
+		conn_reply(cl->conn, "ERR bad amount");
+		return LINE_MORE;
+	}
+	if ((op = cmd_op(cl, cmd)) == NULL)
+		return LINE_MORE;
+	op->amount = cents;
+	if (name != NULL)
+		snprintf(op->name, sizeof(op->name), "%s", name);
+	return bank_submit(cl, op);
+}
+
+static enum line_result
+cmd_deposit(struct bank_client *cl, int argc, char **argv)
+{
+	(void)argc;
+	return cmd_money(cl, CMD_DEPOSIT, NULL, argv[1]);
+}
+
+static enum line_result
+cmd_withdraw(struct bank_client *cl, int argc, char **argv)
+{
+	(void)argc;
+	return cmd_money(cl, CMD_WITHDRAW, NULL, argv[1]);
+}
+
+/* A name that breaks the naming rule cannot exist, so it is answered as
+ * unknown without asking the database. */
+static enum line_result
+cmd_transfer(struct bank_client *cl, int argc, char **argv)
+{
+	int64_t cents;
+
+	(void)argc;
+	if (cl->account != 0 && bank_amount_parse(argv[2], &cents) == 0 &&
+	    !bank_name_ok(argv[1])) {
+		conn_reply(cl->conn, "ERR no such account");
+		return LINE_MORE;
+	}
+	return cmd_money(cl, CMD_TRANSFER, argv[1], argv[2]);
+}
+
+/* Parses HISTORY's N: 1..1000 as plain digits; -1 when it is not. */
+static long
+bank_history_count(const char *s)
+{
+	long n = 0;
+
+	if (*s == '\0' || strlen(s) > 4)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	return n >= 1 && n <= BANK_HISTORY_MAX ? n : -1;
+}
+
+static enum line_result
+cmd_history(struct bank_client *cl, int argc, char **argv)
+{
+	long n = argc > 1 ? bank_history_count(argv[1]) : BANK_HISTORY_DEF;
+	struct bank_op *op;
+
+	if (n < 0) {
+		conn_reply(cl->conn, "ERR usage: HISTORY [N], N from 1 to %d",
+		    BANK_HISTORY_MAX);
+		return LINE_MORE;
+	}
+	if (bank_need_login(cl) || (op = cmd_op(cl, CMD_HISTORY)) == NULL)
+		return LINE_MORE;
+	op->count = n;
+	return bank_submit(cl, op);
+}
+
+static enum line_result
+cmd_logout(struct bank_client *cl, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	cl->account = 0;
+	cl->name[0] = '\0';
+	conn_reply(cl->conn, "OK");
+	return LINE_MORE;
+}
+
+static enum line_result
+cmd_quit(struct bank_client *cl, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	conn_reply(cl->conn, "OK bye");
+	conn_close_after_flush(cl->conn);
+	return LINE_STOP;
+}
+
+static enum line_result
+cmd_help(struct bank_client *cl, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	conn_reply(cl->conn, "OK commands: OPEN NAME SECRET, LOGIN NAME SECRET, "
+	    "BALANCE, DEPOSIT AMOUNT, WITHDRAW AMOUNT, TRANSFER NAME AMOUNT, "
+	    "HISTORY [N], LOGOUT, QUIT, HELP");
+	return LINE_MORE;
+}
+
+/* The command table, like inetd's biltin[]: name, argument counts, the
+ * usage shown when they are wrong, and the handler. */
+static const struct bank_command {
+	const char    *name;          /* the command word */
+	int            min, max;      /* arguments after it; -1: any */
+	bool           rest;          /* the last argument takes the rest of
+	                                 the line (a secret with a space) */
+	const char    *usage;         /* after "ERR usage: " */
+	bank_cmd_proc *proc;          /* the handler */
+} bank_commands[] = {
+	{ "OPEN", 2, 2, true, "OPEN NAME SECRET", cmd_open },
+	{ "LOGIN", 2, 2, true, "LOGIN NAME SECRET", cmd_login },
+	{ "BALANCE", 0, 0, false, "BALANCE", cmd_balance },
+	{ "DEPOSIT", 1, 1, false, "DEPOSIT AMOUNT", cmd_deposit },
+	{ "WITHDRAW", 1, 1, false, "WITHDRAW AMOUNT", cmd_withdraw },
+	{ "TRANSFER", 2, 2, false, "TRANSFER NAME AMOUNT", cmd_transfer },
+	{ "HISTORY", 0, 1, false, "HISTORY [N]", cmd_history },
+	{ "LOGOUT", 0, 0, false, "LOGOUT", cmd_logout },
+	{ "QUIT", 0, -1, false, "QUIT", cmd_quit },
+	{ "HELP", 0, -1, false, "HELP", cmd_help },
+	{ NULL, 0, 0, false, NULL, NULL }
+};
+
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Splits line into words at blanks, in place; with rest, the word number
+ * max runs to the end of the line.  Returns the number of words, or more
+ * than max + 1 when there are too many. */
+static int
+bank_split(char *line, char **argv, int max, bool rest)
+{
+	int argc = 0;
+	char *p = line;
+
+	for (;;) {
+		while (is_blank(*p))
+			p++;
+		if (*p == '\0')
+			return argc;
+		if (argc > max)
+			return argc + 1;
+		argv[argc++] = p;
+		if (rest && argc == max + 1)
+			return argc;
+		while (*p != '\0' && !is_blank(*p))
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+}
+
+static enum line_result
+bank_line(struct conn *c, char *line, size_t len)
+{
+	struct bank_client *cl = c->data;
+	const struct bank_command *cmd;
+	char *argv[BANK_ARGS_MAX + 2], *word;
+	int argc;
+
+	/* Trailing blanks are no part of the last word. */
+	while (len > 0 && is_blank(line[len - 1]))
+		line[--len] = '\0';
+	word = line + strspn(line, " \t");
+	for (cmd = bank_commands; cmd->name != NULL; cmd++)
+		if (strncasecmp(word, cmd->name, strlen(cmd->name)) == 0 &&
+		    (word[strlen(cmd->name)] == '\0' ||
+		    is_blank(word[strlen(cmd->name)])))
+			break;
+	if (cmd->name == NULL) {
+		conn_reply(c, "ERR unknown command");
+		return LINE_MORE;
+	}
+	argc = bank_split(line, argv, cmd->max < 0 ? BANK_ARGS_MAX : cmd->max,
+	    cmd->rest);
+	if (argc - 1 < cmd->min || (cmd->max >= 0 && argc - 1 > cmd->max)) {
+		conn_reply(c, "ERR usage: %s", cmd->usage);
+		return LINE_MORE;
+	}
+	return cmd->proc(cl, argc, argv);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static int
+bank_open(struct conn *c)
+{
+	struct bank_client *cl = calloc(1, sizeof(*cl));
+
+	if (cl == NULL)
+		return -1;
+	cl->conn = c;
+	c->data = cl;
+	return 0;
+}
+
+/* A command still in flight runs to its end (a write is committed all
+ * the same); only its reply has nowhere to go. */
+static void
+bank_close(struct conn *c, enum close_reason why)
+{
+	struct bank_client *cl = c->data;
+
+	(void)why;
+	if (cl == NULL)
+		return;
+	if (cl->op != NULL)
+		cl->op->client = NULL;
+	free(cl);
+	c->data = NULL;
+}
+
+/* A client that sends its commands and half-closes still gets every
+ * reply: the close waits for the command in flight. */
+static void
+bank_eof(struct conn *c)
+{
+	struct bank_client *cl = c->data;
+
+	if (cl->op != NULL)
+		cl->eof = true;
+	else
+		conn_close_after_flush(c);
+}
+
+/* ---- the database, at start and stop ---------------------------------- */
+
+/* Runs SQL without results on the calling thread; 0 or -EIO. */
+static int
+bank_exec_sql(struct bank *b, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(b->db, sql, NULL, NULL, &err) == SQLITE_OK)
+		return 0;
+	svc_log(b->svc, LOG_LVL_ERROR, "%s: %s", b->path,
+	    err ? err : sqlite3_errmsg(b->db));
+	sqlite3_free(err);
+	return -EIO;
+}
+
+/* Reads one integer with a query; 0 or -EIO. */
+static int
+bank_sql_int(struct bank *b, const char *sql, sqlite3_int64 *out)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(b->db, sql, -1, &s, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	svc_log(b->svc, LOG_LVL_ERROR, "%s: %s", b->path, sqlite3_errmsg(b->db));
+	return -EIO;
+}
+
+/* Refuses a file that is some other program's database: it is never
+ * written to, not even switched to WAL. */
+static int
+bank_check_identity(struct bank *b, bool *fresh)
+{
+	sqlite3_int64 app_id, tables, version;
+
+	if (bank_sql_int(b, "PRAGMA application_id", &app_id) != 0 ||
+	    bank_sql_int(b, "SELECT count(*) FROM sqlite_master", &tables) != 0 ||
+	    bank_sql_int(b, "PRAGMA user_version", &version) != 0)
+		return -EIO;
+	*fresh = app_id == 0 && tables == 0;
+	if (!*fresh && app_id != BANK_APP_ID) {
+		svc_log(b->svc, LOG_LVL_ERROR, "%s: not a multid bank database "
+		    "(application_id %#llx, %lld tables)", b->path,
+		    (unsigned long long)app_id, (long long)tables);
+		return -EINVAL;
+	}
+	if (!*fresh && version > BANK_SCHEMA) {
+		svc_log(b->svc, LOG_LVL_ERROR, "%s: schema version %lld is newer "
+		    "than this multid knows (%d)", b->path, (long long)version,
+		    BANK_SCHEMA);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Durability: in WAL mode with synchronous=FULL, SQLite syncs the WAL at
+ * every commit, so a committed transaction survives a crash and a power
+ * cut; checkpoints sync too before the WAL is reused.  NORMAL would sync
+ * only at checkpoints and could lose acknowledged commits on power loss. */
+static int
+bank_setup(struct bank *b, bool fresh)
+{
+	char sql[2048];
+	sqlite3_stmt *s;
+	bool wal;
+
+	if (sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1, &s,
+	    NULL) != SQLITE_OK)
+		return -EIO;
+	wal = sqlite3_step(s) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0;
+	sqlite3_finalize(s);
+	if (!wal) {
+		svc_log(b->svc, LOG_LVL_ERROR, "%s: cannot use WAL mode: %s",
+		    b->path, sqlite3_errmsg(b->db));
+		return -EIO;
+	}
+	if (bank_exec_sql(b, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+	    != 0)
+		return -EIO;
+	if (!fresh)
+		return 0;
+	snprintf(sql, sizeof(sql), "BEGIN; %s PRAGMA application_id = %d; "
+	    "PRAGMA user_version = %d; COMMIT", bank_schema, BANK_APP_ID,
+	    BANK_SCHEMA);
+	if (bank_exec_sql(b, sql) != 0) {
+		sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	svc_log(b->svc, LOG_LVL_NOTICE, "created %s", b->path);
+	return 0;
+}
+
+static int
+bank_prepare(struct bank *b)
+{
+	for (int i = 0; i < ST_MAX; i++) {
+		if (sqlite3_prepare_v3(b->db, bank_stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &b->stmt[i], NULL) != SQLITE_OK) {
+			svc_log(b->svc, LOG_LVL_ERROR, "%s: %s", b->path,
+			    sqlite3_errmsg(b->db));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* Opens, checks and if needed creates the database.  Runs at start, on
+ * the reactor thread, before any client is served. */
+static int
+bank_db_open(struct bank *b)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+	bool fresh;
+	int rc;
+
+	if (sqlite3_open_v2(b->path, &b->db, flags, NULL) != SQLITE_OK) {
+		int err = sqlite3_system_errno(b->db);
+		svc_log(b->svc, LOG_LVL_ERROR, "cannot open %s: %s", b->path,
+		    b->db ? sqlite3_errmsg(b->db) : "out of memory");
+		return err > 0 ? -err : -EIO;
+	}
+	sqlite3_busy_timeout(b->db, BANK_BUSY_MS);
+	if ((rc = bank_check_identity(b, &fresh)) != 0 ||
+	    (rc = bank_setup(b, fresh)) != 0 || (rc = bank_prepare(b)) != 0)
+		return rc;
+	return 0;
+}
+
+/* Closing checkpoints the WAL into the main file. */
+static void
+bank_db_close(struct bank *b)
+{
+	for (int i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(b->stmt[i]);
+	if (b->db != NULL && sqlite3_close(b->db) != SQLITE_OK)
+		svc_log(b->svc, LOG_LVL_ERROR, "%s: close: %s", b->path,
+		    sqlite3_errmsg(b->db));
+	b->db = NULL;
+}
+
+static void
+bank_free(struct bank *b)
+{
+	if (b->hasher != NULL)
+		worker_stop(b->hasher);
+	if (b->store != NULL)
+		worker_stop(b->store);
+	bank_db_close(b);
+	free(b->path);
+	free(b);
+}
+
+static int
+bank_workers(struct bank *b)
+{
+	const struct worker_config store = {
+		.name = "multid-bank-db", .threads = 1, .batch = bank_store_batch,
+		.ctx = b, .batch_max = BANK_BATCH_MAX,
+	};
+	const struct worker_config hasher = {
+		.name = "multid-bank-pw", .threads = BANK_HASH_THREADS,
+	};
+	int err;
+
+	if ((b->store = worker_start(server.loop, &store, &err)) == NULL ||
+	    (b->hasher = worker_start(server.loop, &hasher, &err)) == NULL) {
+		svc_log(b->svc, LOG_LVL_ERROR, "cannot start threads: %s",
+		    strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int
+bank_start(struct svc *svc)
+{
+	const struct bank_conf *bc = SVC_CONF(svc, struct bank_conf);
+	struct bank *b = calloc(1, sizeof(*b));
+	int rc;
+
+	if (b == NULL || (b->path = strdup(bc->database)) == NULL) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->svc = svc;
+	atomic_init(&b->commits, 0);
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, b->dummy, sizeof(b->dummy))
+	    == NULL) {
+		svc_log(svc, LOG_LVL_ERROR, "yescrypt is not available");
+		bank_free(b);
+		return -ENOSYS;
+	}
+	if ((rc = bank_db_open(b)) != 0 || (rc = bank_workers(b)) != 0) {
+		bank_free(b);
+		return rc;
+	}
+	svc->state = b;
+	svc_log(svc, LOG_LVL_INFO, "using %s", b->path);
+	return 0;
+}
+
+/* Every queued operation is committed before this returns: the store is
+ * drained and its thread joined.  The hash threads go first, since their
+ * completions could hand work to the store. */
+static void
+bank_stop(struct svc *svc)
+{
+	struct bank *b = svc->state;
+
+	if (b == NULL)
+		return;
+	b->stopping = true;
+	worker_stop(b->hasher);
+	b->hasher = NULL;
+	worker_stop(b->store);
+	b->store = NULL;
+	svc->stats.custom[BANK_COUNTER_COMMITS] = atomic_load(&b->commits);
+	bank_free(b);
+	svc->state = NULL;
+}
+
+/* The database stays open across a reload: moving the accounts of
+ * logged-in clients to another file under their feet would be wrong. */
+static void
+bank_reconfigure(struct svc *svc)
+{
+	const struct bank_conf *bc = SVC_CONF(svc, struct bank_conf);
+	struct bank *b = svc->state;
+
+	if (b != NULL && strcmp(bc->database, b->path) != 0)
+		svc_log(svc, LOG_LVL_WARNING, "database %s takes effect after a "
+		    "restart; still using %s", bc->database, b->path);
+}
 
 const struct service_type bank_service = {
 	.name = "bank",
 	.protos = PROTO_TCP,
+	.keys = bank_keys,
+	.conf_size = sizeof(struct bank_conf),
+	.conf_defaults = &bank_defaults,
 	.idle_timeout = 300,
 	.busy = "ERR busy\r\n",
 	.too_long = "ERR line too long",
+	.counters = bank_counters,
+	.start = bank_start,
+	.reconfigure = bank_reconfigure,
+	.stop = bank_stop,
+	.open = bank_open,
+	.line = bank_line,
+	.eof = bank_eof,
+	.close = bank_close,
 };
