@@ -1,10 +1,251 @@
 /*
- * metrics.c - the metrics service (being written).
+ * metrics.c - the metrics service: GET /metrics in the Prometheus text
+ * exposition format (version 0.0.4).
+ *
+ * Every running service gets the counters the core keeps for it (struct
+ * svc_stats), labelled service="NAME", and each type's own counters
+ * (type->counters, values in stats.custom) follow.  A family's HELP and
+ * TYPE lines come once, before all of its series, as the format wants.
+ * Requests are read with the http service's parser; anything but GET or
+ * HEAD of /metrics gets the matching error status.
  */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "../conn.h"
+#include "../server.h"
+#include "http_parse.h"
+
+#define METRICS_REQUEST_MAX 8192      /* bytes of request line and headers */
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* A counter or gauge of struct svc. */
+struct metrics_core {
+	const char *name;             /* the family name */
+	const char *type;             /* counter or gauge */
+	const char *help;             /* its HELP text */
+	size_t      off;              /* offset of a uint64_t in struct svc_stats,
+	                                 or METRICS_ACTIVE for svc->nconns */
+};
+
+#define METRICS_ACTIVE SIZE_MAX
+
+static const struct metrics_core metrics_core[] = {
+	{ "multid_connections_total", "counter", "TCP connections accepted.",
+	  offsetof(struct svc_stats, connections_total) },
+	{ "multid_connections_active", "gauge", "TCP connections open now.",
+	  METRICS_ACTIVE },
+	{ "multid_bytes_received_total", "counter",
+	  "Payload bytes received over TCP and UDP.",
+	  offsetof(struct svc_stats, bytes_received) },
+	{ "multid_bytes_sent_total", "counter",
+	  "Payload bytes sent over TCP and UDP.",
+	  offsetof(struct svc_stats, bytes_sent) },
+	{ "multid_datagrams_received_total", "counter", "UDP datagrams received.",
+	  offsetof(struct svc_stats, datagrams_received) },
+	{ "multid_datagrams_dropped_total", "counter",
+	  "UDP datagrams ignored (loop guard, allow list, errors).",
+	  offsetof(struct svc_stats, datagrams_dropped) },
+};
+
+static const char *const metrics_reasons[REJECT_MAX] = {
+	[REJECT_LIMIT] = "limit",
+	[REJECT_PER_SOURCE] = "per_source",
+	[REJECT_ALLOW] = "allow",
+};
+
+static void __attribute__((format(printf, 2, 3)))
+metrics_printf(struct buf *b, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
+static void
+metrics_family(struct buf *b, const char *name, const char *type,
+    const char *help)
+{
+	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+metrics_render_core(struct buf *b)
+{
+	for (size_t i = 0; i < sizeof(metrics_core) / sizeof(metrics_core[0]); i++) {
+		const struct metrics_core *m = &metrics_core[i];
+
+		metrics_family(b, m->name, m->type, m->help);
+		for (struct svc *s = server.services; s != NULL; s = s->next) {
+			unsigned long long v = m->off == METRICS_ACTIVE ? s->nconns :
+			    *(const uint64_t *)((const char *)&s->stats + m->off);
+			metrics_printf(b, "%s{service=\"%s\"} %llu\n", m->name,
+			    s->conf->name, v);
+		}
+	}
+	metrics_family(b, "multid_connections_rejected_total", "counter",
+	    "TCP connections turned away, by reason.");
+	for (struct svc *s = server.services; s != NULL; s = s->next)
+		for (int r = 0; r < REJECT_MAX; r++)
+			metrics_printf(b, "multid_connections_rejected_total"
+			    "{service=\"%s\",reason=\"%s\"} %llu\n", s->conf->name,
+			    metrics_reasons[r], (unsigned long long)s->stats.rejected[r]);
+}
+
+/* Whether a service before svc in the list has a type declaring name. */
+static bool
+metrics_seen_before(const struct svc *svc, const char *name)
+{
+	for (const struct svc *s = server.services; s != svc; s = s->next)
+		for (const struct svc_counter *k = s->conf->type->counters;
+		    k != NULL && k->name != NULL; k++)
+			if (strcmp(k->name, name) == 0)
+				return true;
+	return false;
+}
+
+/* The types' own counters: each family once, with every service that
+ * has it. */
+static void
+metrics_render_custom(struct buf *b)
+{
+	for (struct svc *s = server.services; s != NULL; s = s->next) {
+		const struct svc_counter *k = s->conf->type->counters;
+
+		for (int i = 0; k != NULL && k[i].name != NULL &&
+		    i < SVC_COUNTERS_MAX; i++) {
+			if (metrics_seen_before(s, k[i].name))
+				continue;
+			metrics_family(b, k[i].name, "counter", k[i].help);
+			for (struct svc *t = s; t != NULL; t = t->next)
+				for (int j = 0; t->conf->type->counters != NULL &&
+				    t->conf->type->counters[j].name != NULL &&
+				    j < SVC_COUNTERS_MAX; j++)
+					if (strcmp(t->conf->type->counters[j].name,
+					    k[i].name) == 0)
+						metrics_printf(b, "%s{service=\"%s\"} %llu\n",
+						    k[i].name, t->conf->name,
+						    (unsigned long long)t->stats.custom[j]);
+		}
+	}
+}
+
+/* Sends a head, and the body unless req is a HEAD request; req is NULL
+ * for a request that could not be parsed. */
+static void
+metrics_send(struct conn *c, const struct http_request *req, int status,
+    const char *type, const char *body, size_t len, bool keep,
+    const char *extra)
+{
+	char date[HTTP_DATE_LEN + 1];
+	const char *conn = !keep ? "Connection: close\r\n" :
+	    req->version == 10 ? "Connection: keep-alive\r\n" : "";
+
+	http_date_format(time(NULL), date);
+	conn_printf(c, "HTTP/1.1 %d %s\r\nServer: multid\r\nDate: %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
+	    http_status_text(status), date, type, len, extra, conn);
+	if (req == NULL || req->method != HTTP_HEAD)
+		conn_send(c, body, len);
+	if (!keep)
+		conn_close_after_flush(c);
+}
+
+static void
+metrics_error(struct conn *c, const struct http_request *req, int status,
+    bool keep, const char *extra)
+{
+	char page[512];
+	size_t n = http_error_page(status, page, sizeof(page));
+
+	metrics_send(c, req, status, "text/html; charset=utf-8", page, n,
+	    keep && req != NULL, extra);
+}
+
+static void
+metrics_handle(struct conn *c, const struct http_request *req)
+{
+	/* Nothing here takes a body, so one ends the connection. */
+	bool keep = req->keep_alive && req->content_length <= 0 && !req->chunked;
+	struct http_str path, query;
+	struct buf b = { 0 };
+
+	if (req->method == HTTP_OTHER) {
+		metrics_error(c, req, 405, keep, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (http_split_target(req->target, &path, &query) != 0) {
+		metrics_error(c, req, 400, false, "");
+		return;
+	}
+	if (path.len != 8 || memcmp(path.p, "/metrics", 8) != 0) {
+		metrics_error(c, req, 404, keep, "");
+		return;
+	}
+	metrics_render_core(&b);
+	metrics_render_custom(&b);
+	metrics_send(c, req, 200, METRICS_TYPE, buf_head(&b), b.len, keep, "");
+	buf_free(&b);
+}
+
+static size_t
+metrics_read(struct conn *c, const char *data, size_t len)
+{
+	size_t used = 0;
+
+	while (used < len && c->state == CONN_OPEN &&
+	    c->out.pending <= c->high_water) {
+		struct http_request req;
+		long n = http_parse_request(data + used, len - used,
+		    METRICS_REQUEST_MAX, &req);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			metrics_error(c, NULL, (int)-n, false, "");
+			return len;
+		}
+		used += (size_t)n;
+		metrics_handle(c, &req);
+	}
+	if (c->peer_eof && c->state == CONN_OPEN &&
+	    c->out.pending <= c->high_water)
+		conn_close_after_flush(c);
+	return used;
+}
+
+static void
+metrics_eof(struct conn *c)
+{
+	if (c->in.len == 0 || !c->throttled)
+		conn_close_after_flush(c);
+}
+
+/* A request left incomplete gets 408; an idle connection just closes. */
+static void
+metrics_timeout(struct conn *c)
+{
+	if (c->out.pending > 0)
+		conn_close_after_flush(c);
+	else if (c->in.len > 0 || c->received == 0)
+		metrics_error(c, NULL, 408, false, "");
+}
 
 const struct service_type metrics_service = {
 	.name = "metrics",
 	.protos = PROTO_TCP,
 	.idle_timeout = 300,
+	.busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	.read = metrics_read,
+	.eof = metrics_eof,
+	.timeout = metrics_timeout,
 };

@@ -1,0 +1,180 @@
+/*
+ * mime.c - media types by file name extension (see mime.h).
+ *
+ * An open-addressing hash table of lower-case extensions, filled once.
+ * The first mapping of an extension in the file wins, as in Apache and
+ * nginx.  Text types are declared UTF-8: the sources and pages a
+ * developer browses are, and without it a browser guesses Latin-1.
+ */
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mime.h"
+
+#define MIME_FILE      "/etc/mime.types"
+#define MIME_SLOTS     4096          /* power of two, > 2 * extensions */
+#define MIME_EXT_MAX   15            /* longest extension kept */
+#define MIME_DEFAULT   "application/octet-stream"
+
+struct mime_slot {
+	char        ext[MIME_EXT_MAX + 1]; /* lower-case extension, "" = free */
+	const char *type;                  /* the Content-Type value */
+};
+
+static struct mime_slot mime_table[MIME_SLOTS]; /* the loaded table */
+static unsigned mime_count;                     /* used slots */
+static bool mime_loaded;                        /* mime_init ran */
+
+/* Used when /etc/mime.types cannot be read. */
+static const char *const mime_builtin[][2] = {
+	{ "text/html", "html htm" },
+	{ "text/css", "css" },
+	{ "text/javascript", "js mjs" },
+	{ "text/plain", "txt text log conf" },
+	{ "text/markdown", "md markdown" },
+	{ "text/x-csrc", "c" },
+	{ "text/x-chdr", "h" },
+	{ "text/x-python", "py" },
+	{ "application/json", "json" },
+	{ "application/xml", "xml" },
+	{ "application/pdf", "pdf" },
+	{ "application/wasm", "wasm" },
+	{ "application/zip", "zip" },
+	{ "application/gzip", "gz" },
+	{ "application/x-tar", "tar" },
+	{ "image/png", "png" },
+	{ "image/jpeg", "jpg jpeg" },
+	{ "image/gif", "gif" },
+	{ "image/webp", "webp" },
+	{ "image/svg+xml", "svg" },
+	{ "image/vnd.microsoft.icon", "ico" },
+	{ "font/woff", "woff" },
+	{ "font/woff2", "woff2" },
+	{ "audio/mpeg", "mp3" },
+	{ "audio/ogg", "ogg" },
+	{ "video/mp4", "mp4" },
+	{ "video/webm", "webm" },
+};
+
+static unsigned
+mime_hash(const char *ext, size_t len)
+{
+	unsigned h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)ext[i]) * 16777619u;
+	return h;
+}
+
+/* Copies an extension in lower case; false when it is too long. */
+static bool
+mime_lower(const char *ext, size_t len, char *out)
+{
+	if (len == 0 || len > MIME_EXT_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)ext[i]);
+	out[len] = '\0';
+	return true;
+}
+
+static struct mime_slot *
+mime_slot(const char *ext, size_t len)
+{
+	unsigned i = mime_hash(ext, len) & (MIME_SLOTS - 1);
+
+	while (mime_table[i].ext[0] != '\0' &&
+	    (strlen(mime_table[i].ext) != len ||
+	    memcmp(mime_table[i].ext, ext, len) != 0))
+		i = (i + 1) & (MIME_SLOTS - 1);
+	return &mime_table[i];
+}
+
+/* Makes the Content-Type value once per type line. */
+static const char *
+mime_value(const char *type)
+{
+	char *v;
+
+	if (strncmp(type, "text/", 5) != 0)
+		return strdup(type);
+	if (asprintf(&v, "%s; charset=utf-8", type) < 0)
+		return NULL;
+	return v;
+}
+
+/* Adds every extension of a whitespace-separated list. */
+static void
+mime_add(const char *type, char *exts)
+{
+	const char *value = NULL;
+	char *save = NULL, lower[MIME_EXT_MAX + 1];
+
+	for (char *e = strtok_r(exts, " \t\r\n", &save); e != NULL;
+	    e = strtok_r(NULL, " \t\r\n", &save)) {
+		struct mime_slot *s;
+		if (!mime_lower(e, strlen(e), lower) || mime_count >= MIME_SLOTS / 2)
+			continue;
+		s = mime_slot(lower, strlen(lower));
+		if (s->ext[0] != '\0')
+			continue;
+		if (value == NULL && (value = mime_value(type)) == NULL)
+			return;
+		memcpy(s->ext, lower, sizeof(lower));
+		s->type = value;
+		mime_count++;
+	}
+}
+
+static bool
+mime_load_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *type = line + strspn(line, " \t");
+		char *end = type + strcspn(type, " \t\r\n");
+		if (*type == '#' || *end == '\0' || *end == '\n' || *end == '\r')
+			continue;
+		*end = '\0';
+		mime_add(type, end + 1);
+	}
+	fclose(f);
+	return mime_count > 0;
+}
+
+void
+mime_init(void)
+{
+	if (mime_loaded)
+		return;
+	mime_loaded = true;
+	if (mime_load_file(MIME_FILE))
+		return;
+	for (size_t i = 0; i < sizeof(mime_builtin) / sizeof(mime_builtin[0]); i++) {
+		char exts[64];
+		snprintf(exts, sizeof(exts), "%s", mime_builtin[i][1]);
+		mime_add(mime_builtin[i][0], exts);
+	}
+}
+
+const char *
+mime_type(const char *name, size_t len)
+{
+	const char *dot = memrchr(name, '.', len);
+	char lower[MIME_EXT_MAX + 1];
+	struct mime_slot *s;
+
+	mime_init();
+	if (dot == NULL || dot == name ||
+	    !mime_lower(dot + 1, len - (size_t)(dot + 1 - name), lower))
+		return MIME_DEFAULT;
+	s = mime_slot(lower, strlen(lower));
+	return s->ext[0] != '\0' ? s->type : MIME_DEFAULT;
+}
