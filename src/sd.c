@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
 #include "sd.h"
@@ -177,18 +179,54 @@ sd_unclaimed_socket(void)
 	return NULL;
 }
 
+/* Fills sa with the address in NOTIFY_SOCKET ("/path" or "@abstract");
+ * returns its length, or 0 when there is none. */
+static socklen_t
+sd_notify_addr(struct sockaddr_un *sa)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	size_t len;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa->sun_path))
+		return 0;
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, len);
+	if (path[0] == '@')
+		sa->sun_path[0] = '\0';
+	else
+		len++;
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+}
+
+/* Unlike sd_notify(3), which blocks while the receiver's queue is full,
+ * this drops the message: a supervisor that does not read must never
+ * stall the reactor. */
 void
 sd_notifyf_safe(const char *fmt, ...)
 {
+	static int fd = -1;
+	struct sockaddr_un sa;
+	socklen_t salen = sd_notify_addr(&sa);
 	char msg[512];
 	va_list ap;
+	int n;
 
-	if (getenv("NOTIFY_SOCKET") == NULL)
+	if (salen == 0)
+		return;
+	if (fd < 0 && (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	sd_notify(0, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	(void)sendto(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT,
+	    (struct sockaddr *)&sa, salen);
 }
 
 long

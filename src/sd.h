@@ -27,7 +27,8 @@ void sd_return_socket(int fd);
 /* Names the first passed socket nobody claimed, or NULL. */
 const char *sd_unclaimed_socket(void);
 
-/* sd_notify(3) with printf formatting; quiet when not under systemd. */
+/* sd_notify(3) with printf formatting, never blocking; quiet when not
+ * under systemd. */
 void sd_notifyf_safe(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Watchdog interval in ms from WATCHDOG_USEC, or 0. */
 long sd_watchdog_ms(void);

@@ -25,7 +25,10 @@ LISTEN_RE = re.compile(r"^(\S+) listening on (tcp|udp)://(.+):(\d+)$")
 
 class Daemon:
     def __init__(self, tmp_path, config, env=None, args=None, wait=True,
-                 timeout=10):
+                 timeout=10, wrapper=None, notify_open=False):
+        """wrapper: a command line put in front of the binary (e.g.
+        systemd-socket-activate ...).  notify_open: let any user send to
+        the NOTIFY_SOCKET (for a daemon that drops root)."""
         self.dir = str(tmp_path)
         self.conf = os.path.join(self.dir, "multid.conf")
         with open(self.conf, "w") as f:
@@ -36,6 +39,9 @@ class Daemon:
             tempfile.mkdtemp(prefix="mdn", dir="/tmp"), "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
+        if notify_open:
+            os.chmod(os.path.dirname(self.notify_path), 0o711)
+            os.chmod(self.notify_path, 0o666)
         self.notify.settimeout(timeout)
         self.notes = []
         e = dict(os.environ)
@@ -46,7 +52,8 @@ class Daemon:
         self.err = open(self.errpath, "wb")
         self.out = open(self.outpath, "wb")
         self.proc = subprocess.Popen(
-            [BIN, "-c", self.conf] + (args or []), stdout=self.out,
+            list(wrapper or []) + [BIN, "-c", self.conf] + (args or []),
+            stdout=self.out,
             stderr=self.err, stdin=subprocess.DEVNULL, env=e)
         self.listeners = {}
         if wait:
