@@ -1073,6 +1073,8 @@ bank_line(struct conn *c, char *line, size_t len)
 	while (len > 0 && is_blank(line[len - 1]))
 		line[--len] = '\0';
 	word = line + strspn(line, " \t");
+	if (*word == '\0')
+		return LINE_MORE;     /* a blank line, like an empty one */
 	for (cmd = bank_commands; cmd->name != NULL; cmd++)
 		if (strncasecmp(word, cmd->name, strlen(cmd->name)) == 0 &&
 		    (word[strlen(cmd->name)] == '\0' ||
