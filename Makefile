@@ -147,3 +147,36 @@ install: $(BUILD)/multid
 
 clean:
 	rm -rf build build-sanitize build-fuzz
+
+# Peers the benchmarks compare against; `make bench` skips a missing one.
+bench-deps:
+	@missing=""; \
+	for pair in xinetd:xinetd nginx:nginx ncat:ncat rsyslogd:rsyslog wrk:wrk; do \
+	    PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null 2>&1 || \
+	        missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	    echo "bench-deps: missing:$$missing - as root: make bench-deps" >&2; \
+	    exit 1; \
+	fi; \
+	echo "installing:$$missing"; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing
+
+# Load generators with -O2 into build/bench, then tests/bench/run.sh.
+# BENCH_ARGS go to run.sh (e.g. BENCH_ARGS="--runs 5 --only echo").
+bench: all
+	@$(MAKE) --no-print-directory bench-deps || \
+	    echo "bench: some peers are missing; their rows are skipped"
+	@mkdir -p build/bench; \
+	for src in tests/bench/*.c; do \
+	    bin=build/bench/$$(basename $$src .c); \
+	    [ $$bin -nt $$src ] && [ $$bin -nt tests/bench/bench.h ] && continue; \
+	    echo "cc -O2 $$src"; \
+	    $(CC) -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $$bin $$src \
+	        -lpthread -lm || { rm -f $$bin; \
+	        case $$src in */bank_bench.c|*/log_bench.c) \
+	            echo "bench: $$src does not build; its rows are skipped";; \
+	        *) exit 1;; esac; }; \
+	done
+	MULTID=$(abspath $(BUILD)/multid) bash tests/bench/run.sh $(BENCH_ARGS)
