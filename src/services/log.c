@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+/* The records come from elsewhere: multid's source location is noise. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "../conn.h"
@@ -39,6 +41,7 @@
 #define LOG_MARKER      "...[truncated]"
 #define LOG_TIME_LEN    24             /* YYYY-MM-DDTHH:MM:SS.mmmZ */
 #define LOG_FIELDS_MAX  6              /* journal fields of one record */
+#define JOURNAL_SOCKET  "/run/systemd/journal/socket" /* journald's, fixed */
 
 enum { LOG_RECORDS, LOG_DROPPED };     /* indices of our counters */
 
@@ -108,23 +111,27 @@ struct log_out {
 	uint64_t               seen_failed; /* jw->failed already accounted for */
 };
 
+/* Where a datagram came from and when, formatted once for its records
+ * and kept for the next one: a burst usually comes from one sender. */
+struct log_origin {
+	char                    time[LOG_TIME_LEN + 1]; /* receipt time */
+	struct sockaddr_storage from;         /* the sender formatted below */
+	socklen_t               fromlen;      /* its length, 0 before the first */
+	char                    addr[ADDR_TEXT_MAX]; /* ADDRESS:PORT */
+	size_t                  addr_len;     /* bytes in addr */
+	char                    host[ADDR_TEXT_MAX]; /* ADDRESS alone */
+	unsigned                port;         /* the source port */
+};
+
 /* A running log service. */
 struct log_state {
 	struct svc       *svc;        /* the service */
 	struct log_out   *out;        /* its output */
+	struct log_origin origin;     /* the latest datagram's sender and time */
 	bool              failing;    /* a loss was reported, recovery not yet */
 	uint64_t          lost;       /* records lost since it began failing */
 	long long         timer;      /* journal retry timer, 0 when none */
 	struct log_state *next;       /* next in log_running */
-};
-
-/* Where a datagram came from and when, formatted once for its records. */
-struct log_origin {
-	char     time[LOG_TIME_LEN + 1];      /* receipt time */
-	char     addr[ADDR_TEXT_MAX];         /* ADDRESS:PORT */
-	size_t   addr_len;                    /* bytes in addr */
-	char     host[ADDR_TEXT_MAX];         /* ADDRESS alone, for the journal */
-	unsigned port;                        /* the source port */
 };
 
 static struct log_state *log_running;     /* every started log service */
@@ -193,6 +200,16 @@ journal_send_batch(const char *b, size_t len, uint64_t *sent, int *err)
 	uint64_t failed = 0;
 	size_t p = 0;
 
+	/* Without journald, sd_journal_sendv(3) reports success and drops the
+	 * record; ask first, so that the loss is counted and told. */
+	if (access(JOURNAL_SOCKET, F_OK) != 0) {
+		*err = -errno;
+		for (uint32_t flen; p < len; p += sizeof(flen) + flen) {
+			memcpy(&flen, b + p, sizeof(flen));
+			failed += flen == 0;
+		}
+		return failed;
+	}
 	while (p < len) {
 		struct iovec iov[LOG_FIELDS_MAX];
 		int n = 0, rc;
@@ -201,10 +218,12 @@ journal_send_batch(const char *b, size_t len, uint64_t *sent, int *err)
 		for (;;) {
 			memcpy(&flen, b + p, sizeof(flen));
 			p += sizeof(flen);
-			if (flen == 0 || n == LOG_FIELDS_MAX)
+			if (flen == 0)
 				break;
-			iov[n].iov_base = (void *)(b + p);
-			iov[n++].iov_len = flen;
+			if (n < LOG_FIELDS_MAX) {
+				iov[n].iov_base = (void *)(b + p);
+				iov[n++].iov_len = flen;
+			}
 			p += flen;
 		}
 		if ((rc = sd_journal_sendv(iov, n)) < 0) {
@@ -700,10 +719,12 @@ log_queue_journal(struct log_out *o, const struct log_origin *org,
 		p = field_begin(p, &lenp, "SYSLOG_FACILITY=");
 		p = field_end(p + sprintf(p, "%d", m->facility), lenp);
 	}
-	if (m->app != NULL) {
-		p = field_begin(p, &lenp, "SYSLOG_IDENTIFIER=");
-		p = field_end(p + syslog_escape(p, m->app, m->app_len), lenp);
-	}
+	/* Unknown, the field is sent empty: sd_journal_sendv(3) would
+	 * otherwise add SYSLOG_IDENTIFIER=multid, as if we had said it. */
+	p = field_begin(p, &lenp, "SYSLOG_IDENTIFIER=");
+	if (m->app != NULL)
+		p += syslog_escape(p, m->app, m->app_len);
+	p = field_end(p, lenp);
 	p = field_begin(p, &lenp, "REMOTE_ADDR=");
 	p = field_end(append(p, org->host, strlen(org->host)), lenp);
 	p = field_begin(p, &lenp, "REMOTE_PORT=");
@@ -732,6 +753,23 @@ log_record(struct log_state *ls, const struct log_origin *org,
 	return queued;
 }
 
+/* Formats the sender's address, unless it is the one of last time. */
+static void
+log_origin_set(struct log_origin *org, const struct sockaddr *from,
+    socklen_t fromlen)
+{
+	if (fromlen == org->fromlen && memcmp(from, &org->from, fromlen) == 0)
+		return;
+	if (fromlen > sizeof(org->from))
+		fromlen = sizeof(org->from);
+	memcpy(&org->from, from, fromlen);
+	org->fromlen = fromlen;
+	addr_text(from, org->addr, sizeof(org->addr));
+	org->addr_len = strlen(org->addr);
+	addr_host_text(from, org->host, sizeof(org->host));
+	org->port = addr_port(from);
+}
+
 /* ---- the service hooks --------------------------------------------------- */
 
 /* Splits a datagram into records.  One longer than max_message is cut
@@ -742,7 +780,7 @@ log_datagram(struct svc *svc, struct dgram *d)
 {
 	const struct log_conf *lc = svc->conf->tconf;
 	struct log_state *ls = svc->state;
-	struct log_origin org;
+	struct log_origin *org = &ls->origin;
 	size_t len = d->len, end, pos = 0, rlen;
 	bool cut = d->truncated, ok = true;
 	const char *rec, *lf;
@@ -751,21 +789,16 @@ log_datagram(struct svc *svc, struct dgram *d)
 		len = (size_t)lc->max_message;
 		cut = true;
 	}
-	log_time_text(org.time);
-	addr_text(d->from, org.addr, sizeof(org.addr));
-	org.addr_len = strlen(org.addr);
-	if (ls->out->sink == SINK_JOURNAL) {
-		addr_host_text(d->from, org.host, sizeof(org.host));
-		org.port = addr_port(d->from);
-	}
+	log_time_text(org->time);
+	log_origin_set(org, d->from, d->fromlen);
 	end = len;
 	if (cut)
 		end = (lf = memrchr(d->data, '\n', len)) != NULL ?
 		    (size_t)(lf - d->data) + 1 : 0;
 	while (syslog_next_record(d->data, end, &pos, &rec, &rlen))
-		ok &= log_record(ls, &org, rec, rlen, false);
+		ok &= log_record(ls, org, rec, rlen, false);
 	if (cut)
-		ok &= log_record(ls, &org, d->data + end, len - end, true);
+		ok &= log_record(ls, org, d->data + end, len - end, true);
 	if (!ok)
 		svc->stats.datagrams_dropped++;
 }

@@ -303,9 +303,16 @@ syslog_escape(char *out, const char *in, size_t len)
 	size_t i = 0, o = 0, n;
 
 	while (i < len) {
-		if (s[i] >= 0x20 && s[i] < 0x7f) {
-			out[o++] = (char)s[i++];
-		} else if (s[i] >= 0x80 && (n = utf8_sequence(s + i, len - i)) > 0) {
+		size_t run = i;
+
+		/* Printable ASCII, the usual case, is copied in runs. */
+		while (run < len && s[run] >= 0x20 && s[run] < 0x7f)
+			run++;
+		memcpy(out + o, s + i, run - i);
+		o += run - i;
+		if ((i = run) == len)
+			break;
+		if (s[i] >= 0x80 && (n = utf8_sequence(s + i, len - i)) > 0) {
 			memcpy(out + o, s + i, n);
 			o += n;
 			i += n;
