@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "conn.h"
@@ -20,6 +21,7 @@
 #define ACCEPT_BURST   64             /* accepts per wakeup, for fairness */
 #define UDP_BATCH      64             /* datagrams per recvmmsg */
 #define UDP_MAX        65536          /* largest datagram */
+#define UDP_DRAIN_BATCHES 1024       /* batches read at most when stopping */
 #define REPLY_ARENA    (256 * 1024)   /* bytes of replies per batch */
 #define LISTEN_BACKLOG 4096           /* the kernel caps it at somaxconn */
 
@@ -309,4 +311,14 @@ listener_on_datagram(struct ev_loop *loop, int fd, void *data, int mask)
 	for (int i = 0; i < n && !l->svc->removed; i++)
 		listener_dispatch(l, &udp_msgs[i], udp_bufs[i]);
 	listener_flush_replies();
+}
+
+void
+listener_drain(struct listener *l)
+{
+	int next = 0;
+
+	for (int i = 0; i < UDP_DRAIN_BATCHES && l->addr.proto == PROTO_UDP &&
+	    ioctl(l->fd, FIONREAD, &next) == 0 && next > 0; i++)
+		listener_on_datagram(server.loop, l->fd, l, EV_READABLE);
 }

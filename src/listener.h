@@ -28,6 +28,9 @@ struct listener *listener_open(struct svc *svc, const struct listen_addr *la,
 /* Starts delivering connections or datagrams to the service. */
 int listener_start(struct listener *l);
 void listener_close(struct listener *l);
+/* Hands a UDP socket's queued datagrams to its service (bounded), so
+ * that what the kernel took before a stop is not lost with the socket. */
+void listener_drain(struct listener *l);
 
 /* Sends the datagram replies queued during a batch. */
 void listener_flush_replies(void);

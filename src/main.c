@@ -277,6 +277,7 @@ begin_shutdown(void)
 		while (s->listeners != NULL) {
 			struct listener *l = s->listeners;
 			s->listeners = l->next;
+			listener_drain(l);
 			listener_close(l);
 		}
 		for (struct conn *c = s->conns; c != NULL; c = c->next)
