@@ -509,7 +509,7 @@ conn_close(struct conn *c, enum close_reason why)
 	conn_uncount(c);
 	/* The fd stays open until the reap, so its number cannot be reused
 	 * by an accept in the same batch of events. */
-	c->flush_next = server.reap_list;
+	c->reap_next = server.reap_list;
 	server.reap_list = c;
 }
 
@@ -577,7 +577,7 @@ conn_reap_all(void)
 	while (server.reap_list != NULL) {
 		struct conn *c = server.reap_list;
 
-		server.reap_list = c->flush_next;
+		server.reap_list = c->reap_next;
 		conn_free(c);
 	}
 }

@@ -57,7 +57,10 @@ struct conn {
 	void                   *data;       /* the service's per-connection state */
 	struct conn            *prev;       /* svc connection list */
 	struct conn            *next;       /* svc connection list */
-	struct conn            *flush_next; /* server flush or reap list */
+	struct conn            *flush_next; /* server flush list */
+	struct conn            *reap_next;  /* server reap list; apart from
+	                                       flush_next, as a queued
+	                                       connection may close */
 };
 
 #define CONN_HIGH_WATER  (256 * 1024)       /* default: stop reading above */
