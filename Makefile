@@ -142,8 +142,60 @@ integration: $(BUILD)/multid
 check-sanitize: deps
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined OPT=-O1
 
+# Installs the daemon, its units, man pages and sysusers.d entry, and the
+# production configuration unless one exists already.  With DESTDIR the
+# tree is only staged (for a package); without it the system user multid
+# is created (systemd-sysusers) and systemd re-reads its units.
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+DOCDIR      ?= $(PREFIX)/share/doc/multid
+WWWROOT     ?= /srv/www
+
+.PHONY: uninstall
+
 install: $(BUILD)/multid
 	install -D -m 0755 $(BUILD)/multid $(DESTDIR)$(SBINDIR)/multid
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/multid $(DESTDIR)$(WWWROOT)
+	sed -e 's|/usr/sbin/multid|$(SBINDIR)/multid|g' \
+	    -e 's|/etc/multid/|$(SYSCONFDIR)/multid/|g' \
+	    systemd/multid.service > $(DESTDIR)$(UNITDIR)/multid.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/multid.service
+	install -m 0644 systemd/multid.socket $(DESTDIR)$(UNITDIR)/multid.socket
+	install -m 0644 systemd/multid.sysusers $(DESTDIR)$(SYSUSERSDIR)/multid.conf
+	gzip -9n < man/multid.8 > $(DESTDIR)$(MANDIR)/man8/multid.8.gz
+	gzip -9n < man/multid.conf.5 > $(DESTDIR)$(MANDIR)/man5/multid.conf.5.gz
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/multid.8.gz \
+	    $(DESTDIR)$(MANDIR)/man5/multid.conf.5.gz
+	install -m 0644 conf/multid.conf.example $(DESTDIR)$(DOCDIR)/multid.conf.example
+	@conf=$(DESTDIR)$(SYSCONFDIR)/multid/multid.conf; \
+	if [ -e $$conf ]; then \
+	    echo "keeping $$conf (the example is $(DOCDIR)/multid.conf.example)"; \
+	else \
+	    echo "install -m 0644 conf/multid.conf.example $$conf"; \
+	    install -m 0644 conf/multid.conf.example $$conf; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	    if command -v systemd-sysusers >/dev/null 2>&1; then \
+	        echo "systemd-sysusers $(SYSUSERSDIR)/multid.conf"; \
+	        systemd-sysusers $(SYSUSERSDIR)/multid.conf; \
+	    fi; \
+	    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+# Removes what install put in place, except the configuration when it was
+# edited, and the state in /var/lib/multid (the bank's accounts).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/multid $(DESTDIR)$(UNITDIR)/multid.service \
+	    $(DESTDIR)$(UNITDIR)/multid.socket $(DESTDIR)$(SYSUSERSDIR)/multid.conf \
+	    $(DESTDIR)$(MANDIR)/man8/multid.8.gz \
+	    $(DESTDIR)$(MANDIR)/man5/multid.conf.5.gz \
+	    $(DESTDIR)$(DOCDIR)/multid.conf.example
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@conf=$(DESTDIR)$(SYSCONFDIR)/multid/multid.conf; \
+	if cmp -s conf/multid.conf.example $$conf; then \
+	    rm -f $$conf; rmdir $(DESTDIR)$(SYSCONFDIR)/multid 2>/dev/null || true; \
+	elif [ -e $$conf ]; then echo "keeping $$conf: it was edited"; fi
 
 clean:
 	rm -rf build build-sanitize build-fuzz
