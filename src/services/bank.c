@@ -167,6 +167,7 @@ struct bank_op {
 	long                count;        /* HISTORY: lines wanted */
 	bool                found;        /* LOGIN: the name exists */
 	bool                login;        /* success logs the client in */
+	bool                denied;       /* LOGIN: wrong name or secret */
 	bool                wrote;        /* changed the database */
 	char                self[BANK_NAME_MAX + 1]; /* the client's name */
 	char                name[BANK_NAME_MAX + 1]; /* OPEN, LOGIN, TRANSFER */
@@ -651,6 +652,7 @@ hash_verify(struct bank_op *op, struct crypt_data *cd)
 		op->login = true;
 		op_reply_amount(op, "OK balance ", op->balance);
 	} else {
+		op->denied = true;
 		op_reply(op, "ERR denied");
 	}
 }
@@ -698,8 +700,7 @@ bank_finish(struct bank_client *cl, struct bank_op *op)
 		memcpy(cl->name, op->name, sizeof(cl->name));
 	}
 	conn_send(c, op->out, op->out_len);
-	if (op->cmd == CMD_LOGIN && !op->login &&
-	    ++cl->failures >= BANK_FAILURES_MAX) {
+	if (op->denied && ++cl->failures >= BANK_FAILURES_MAX) {
 		conn_close_after_flush(c);
 	} else if (cl->eof) {
 		conn_close_after_flush(c);
