@@ -20,8 +20,8 @@
  * on; a chunked body is not parsed: the request is answered and the
  * connection closed.  Small files are copied into the reply, so head and
  * body leave in one write; bigger ones go with sendfile(2) and are never
- * read into memory.  Rendered listings are cached per directory and
- * revalidated by the directory's mtime.
+ * read into memory.  Rendered listings are cached per directory for a
+ * second at most, and dropped as soon as the directory's mtime moves.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -795,7 +795,11 @@ http_list(struct http_reply *r, int fd, const struct stat *st,
 		http_error(r, 500, NULL);
 		return;
 	}
-	if (hs != NULL)
+	/* Timestamps are coarse: a file made in the same tick as this render
+	 * would leave the mtime as it is.  A directory changed within the
+	 * last second is therefore rendered again each time (git's "racy"
+	 * rule). */
+	if (hs != NULL && time(NULL) > st->st_mtime + 1)
 		http_cache_add(hs, http_key, keylen, st, body);
 	http_send_listing(r, body, json);
 	rbuf_unref(body);
