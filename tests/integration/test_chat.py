@@ -563,3 +563,28 @@ def test_many_users(start):
         assert line == "<u010> to everybody"
     for u in users:
         u.close()
+
+
+def test_mass_departure_does_not_stall_the_others(d):
+    # Many clients go away at once, some with unread input (a reset),
+    # while their "left" notices are being queued to everybody; the ones
+    # who stay must go on receiving.
+    crowd = [Chatter(d, "c%03d" % i) for i in range(120)]
+    # Those who stay came last, so they are queued behind the crowd.
+    alice = Chatter(d, "alice")
+    watch = Chatter(d, "watch")
+    assert watch.sync() == []
+    for c in crowd[::2]:
+        c.send("bye from %s" % c.nick)
+    for c in crowd:
+        c.close()
+    for round_ in range(3):
+        alice.send("still there %d" % round_)
+        while True:
+            line = watch.line()
+            if line.startswith("<alice> "):
+                break
+            assert line.startswith(("* c", "<c")), line
+        assert line == "<alice> still there %d" % round_
+    watch.sync()
+    assert watch.who == "* lobby: alice, watch"
