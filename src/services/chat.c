@@ -446,26 +446,8 @@ chat_hist_send(const struct chat_room *room, struct conn *c, unsigned want)
 		    room->hist[(room->hist_head + i) % room->hist_cap]);
 }
 
-static void
-chat_room_free(struct chat *ch, struct chat_room *room)
-{
-	if (room->idle) {
-		if (room->idle_prev != NULL)
-			room->idle_prev->idle_next = room->idle_next;
-		else
-			ch->idle_head = room->idle_next;
-		if (room->idle_next != NULL)
-			room->idle_next->idle_prev = room->idle_prev;
-		else
-			ch->idle_tail = room->idle_prev;
-		ch->nidle--;
-	}
-	chat_map_del(&ch->rooms, &room->node);
-	chat_hist_clear(room);
-	free(room);
-}
-
-/* Takes an empty room off the idle list, as it is in use again. */
+/* Takes an empty room off the idle list, as it is in use again (or
+ * going away). */
 static void
 chat_room_wake(struct chat *ch, struct chat_room *room)
 {
@@ -482,6 +464,15 @@ chat_room_wake(struct chat *ch, struct chat_room *room)
 	room->idle = false;
 	room->idle_prev = room->idle_next = NULL;
 	ch->nidle--;
+}
+
+static void
+chat_room_free(struct chat *ch, struct chat_room *room)
+{
+	chat_room_wake(ch, room);
+	chat_map_del(&ch->rooms, &room->node);
+	chat_hist_clear(room);
+	free(room);
 }
 
 /* An emptied room is kept for its history, else freed; past the bound
@@ -842,7 +833,7 @@ chat_named_line(struct chat *ch, struct chat_user *u, char *line)
 static void
 chat_greet(struct conn *c, const struct chat_conf *cc)
 {
-	conn_reply(c, "* welcome to the %s chat", c->conf->name);
+	conn_reply(c, "* welcome to the multid chat");
 	/* The motd may have several lines; each becomes a "* " line. */
 	for (const char *p = cc->motd; p != NULL && *p != '\0';) {
 		size_t n = strcspn(p, "\n");
