@@ -10,9 +10,10 @@
  *     It takes every operation queued while the previous commit was in
  *     flight and applies them in one transaction, each inside its own
  *     savepoint so a refused or failed operation leaves the others alone,
- *     then commits once (group commit, as PostgreSQL's commit_delay and
- *     SQLite's own WAL make it cheap).  Replies go out only after that
- *     commit, so an OK is never sent for a change that is not on disk;
+ *     then commits once: one fsync for all of them (group commit, as
+ *     PostgreSQL flushes the WAL of every backend waiting on it at once).
+ *     Replies go out only after that commit, so an OK is never sent for a
+ *     change that is not on disk;
  *   - the hash workers, which run yescrypt for OPEN and LOGIN.  A hash
  *     costs tens of milliseconds of CPU and must stall neither the
  *     reactor nor the commits of other clients.
@@ -548,6 +549,7 @@ db_apply_one(struct bank *b, struct bank_op *op, time_t now)
 
 	if (db_exec(b, ST_SAVEPOINT) != 0) {
 		db_error(b, op, "savepoint");
+		op_reply(op, "ERR storage failure, try again");
 		return !sqlite3_get_autocommit(b->db);
 	}
 	rc = db_apply(b, op, now);

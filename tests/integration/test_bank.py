@@ -668,6 +668,36 @@ def test_graceful_stop_commits_pending_writes(start, tmp_path):
     check_acknowledged(db, names, results)
 
 
+def test_reactor_does_not_wait_for_the_database(start, tmp_path):
+    """Another process holds the database's write lock: the deposit waits
+    on the database thread, while the daemon goes on answering other
+    commands; once the lock is gone the deposit is committed."""
+    db = str(tmp_path / "bank.db")
+    d = start(bank_config(db))
+    a, b = Client(d), Client(d)
+    assert a.cmd("OPEN alice sesame") == "OK opened alice"
+    assert b.cmd("OPEN bob sesame") == "OK opened bob"
+    con = sqlite3.connect(db, isolation_level=None, timeout=10)
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        a.send("DEPOSIT 5")
+        b.send("DEPOSIT 7")
+        c = Client(d)
+        for _ in range(20):
+            assert c.cmd("HELP").startswith("OK ")
+            assert c.cmd("BALANCE") == "ERR login required"
+        a.s.settimeout(0.3)
+        with pytest.raises(socket.timeout):     # still waiting
+            a.s.recv(1)
+        a.s.settimeout(10)
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    assert a.line() == "OK 5.00"
+    assert b.line() == "OK 7.00"
+    assert a.cmd("BALANCE") == "OK 5.00"
+
+
 def test_hashing_does_not_stall_other_services(start, tmp_path):
     """While clients keep the yescrypt threads busy with OPEN and LOGIN,
     echo round trips on the same daemon stay fast.  Ten clients at once
