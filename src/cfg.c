@@ -330,7 +330,8 @@ cfg_read_group(struct cfg_ctx *ctx, const config_setting_t *g,
 }
 
 static void
-cfg_read_daemon(struct cfg_ctx *ctx, config_t *cf, struct daemon_conf *dc)
+cfg_read_daemon(struct cfg_ctx *ctx, config_t *cf, struct daemon_conf *dc,
+    unsigned flags)
 {
 	config_setting_t *g = config_lookup(cf, "daemon");
 	struct daemon_keys dk = { NULL, 10000, LOG_LVL_INFO, 5 };
@@ -342,7 +343,8 @@ cfg_read_daemon(struct cfg_ctx *ctx, config_t *cf, struct daemon_conf *dc)
 			cfg_read_group(ctx, g, daemon_key_table, &dk, "daemon",
 			    NULL, true);
 	}
-	if (dk.user != NULL && getpwnam(dk.user) == NULL) {
+	if ((flags & CFG_CHECK_USER) && dk.user != NULL &&
+	    getpwnam(dk.user) == NULL) {
 		snprintf(ctx->where, sizeof(ctx->where), "daemon.user");
 		cfg_error(ctx, config_setting_lookup(g, "user"),
 		    "user \"%s\" does not exist", dk.user);
@@ -646,7 +648,7 @@ cfg_dirname(const char *path)
 }
 
 struct daemon_conf *
-cfg_load(const char *path, struct cfg_errors *errs)
+cfg_load(const char *path, unsigned flags, struct cfg_errors *errs)
 {
 	struct cfg_ctx ctx = { errs, path, "" };
 	struct daemon_conf *dc = calloc(1, sizeof(*dc));
@@ -677,7 +679,7 @@ cfg_load(const char *path, struct cfg_errors *errs)
 		}
 	} else {
 		cfg_check_top(&ctx, &cf);
-		cfg_read_daemon(&ctx, &cf, dc);
+		cfg_read_daemon(&ctx, &cf, dc, flags);
 		cfg_read_services(&ctx, &cf, dc);
 	}
 	config_destroy(&cf);

@@ -82,8 +82,14 @@ struct cfg_errors {
 	unsigned n;                   /* how many */
 };
 
-/* Reads and checks path; returns the configuration, or NULL with errors. */
-struct daemon_conf *cfg_load(const char *path, struct cfg_errors *errs);
+/* What cfg_load checks beyond the file itself. */
+#define CFG_CHECK_USER 1              /* daemon.user must exist */
+
+/* Reads and checks path; returns the configuration, or NULL with errors.
+ * Without CFG_CHECK_USER a missing user is left for the start to report
+ * (SPEC: exit 3 at start, but 1 for -t). */
+struct daemon_conf *cfg_load(const char *path, unsigned flags,
+    struct cfg_errors *errs);
 void cfg_free(struct daemon_conf *dc);
 void cfg_errors_free(struct cfg_errors *errs);
 

@@ -51,10 +51,10 @@ usage(FILE *out)
 }
 
 static struct daemon_conf *
-load_config(void)
+load_config(unsigned flags)
 {
 	struct cfg_errors errs;
-	struct daemon_conf *dc = cfg_load(config_path, &errs);
+	struct daemon_conf *dc = cfg_load(config_path, flags, &errs);
 
 	for (unsigned i = 0; i < errs.n; i++)
 		log_error("%s", errs.msg[i]);
@@ -238,7 +238,7 @@ reload(void)
 	for (struct svc *s = server.services; s != NULL; s = s->next)
 		if (s->conf->type->reopen != NULL)
 			s->conf->type->reopen(s);
-	if ((dc = load_config()) == NULL) {
+	if ((dc = load_config(CFG_CHECK_USER)) == NULL) {
 		log_error("reload failed, configuration unchanged");
 	} else if (services_apply(dc, NULL, &ac, err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -436,7 +436,9 @@ main(int argc, char **argv)
 
 	log_init();
 	parse_args(argc, argv, &test_only);
-	if ((server.conf = load_config()) == NULL)
+	/* A missing daemon.user is a configuration error for -t, and a
+	 * failure to start (exit 3) otherwise, reported by the drop. */
+	if ((server.conf = load_config(test_only ? CFG_CHECK_USER : 0)) == NULL)
 		return EXIT_CONFIG;
 	if (test_only) {
 		fprintf(stderr, "configuration %s is ok\n", config_path);

@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fwrite(data, 1, size, f);
 	fclose(f);
-	dc = cfg_load(path, &errs);
+	dc = cfg_load(path, CFG_CHECK_USER, &errs);
 	if (dc == NULL) {
 		assert(errs.n >= 1);
 		for (unsigned i = 0; i < errs.n; i++)

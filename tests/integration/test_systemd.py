@@ -479,3 +479,8 @@ def test_user_that_does_not_exist(tmp_path):
     assert r.returncode == 1
     assert re.search(r'multid\.conf:1: daemon\.user: user "no-such-user-xyz" '
                      r'does not exist', r.stderr), r.stderr
+    # At start the same mistake is a failure to start: exit 3, one line.
+    r = run_multid(["-c", str(conf)])
+    assert r.returncode == 3
+    assert r.stderr.strip().splitlines()[-1] == \
+        'daemon.user: user "no-such-user-xyz" does not exist', r.stderr

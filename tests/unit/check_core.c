@@ -395,7 +395,7 @@ load(const char *text, struct cfg_errors *errs)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-	struct daemon_conf *dc = cfg_load(conf_path, errs);
+	struct daemon_conf *dc = cfg_load(conf_path, CFG_CHECK_USER, errs);
 	unlink(conf_path);
 	return dc;
 }
@@ -540,7 +540,7 @@ START_TEST(config_missing_file)
 {
 	struct cfg_errors errs;
 
-	ck_assert_ptr_null(cfg_load("/nonexistent/multid.conf", &errs));
+	ck_assert_ptr_null(cfg_load("/nonexistent/multid.conf", 0, &errs));
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_nonnull(strstr(errs.msg[0], "/nonexistent/multid.conf"));
 	ck_assert_ptr_nonnull(strstr(errs.msg[0], "No such file"));
