@@ -49,11 +49,11 @@ static const struct chat_conf chat_defaults = {
 };
 
 static const struct cfg_key chat_keys[] = {
-	{ "max_line", CFG_INT, offsetof(struct chat_conf, max_line), 64, 65536,
+	{ "max_line", CFG_INT, offsetof(struct chat_conf, max_line), 1, 65536,
 	  NULL },
-	{ "history", CFG_INT, offsetof(struct chat_conf, history), 0, 1000,
+	{ "history", CFG_INT, offsetof(struct chat_conf, history), 0, 10000,
 	  NULL },
-	{ "max_queue", CFG_INT, offsetof(struct chat_conf, max_queue), 4096,
+	{ "max_queue", CFG_INT, offsetof(struct chat_conf, max_queue), 512,
 	  1L << 30, NULL },
 	{ "motd", CFG_STRING, offsetof(struct chat_conf, motd), 0, 4096, NULL },
 	CFG_KEY_END

@@ -33,7 +33,7 @@ static const struct guess_conf guess_defaults = {
 static const struct cfg_key guess_keys[] = {
 	{ "max", CFG_INT, offsetof(struct guess_conf, max), GUESS_MAX_MIN,
 	  GUESS_MAX_MAX, NULL },
-	{ "max_line", CFG_INT, offsetof(struct guess_conf, max_line), 16, 65536,
+	{ "max_line", CFG_INT, offsetof(struct guess_conf, max_line), 1, 65536,
 	  NULL },
 	CFG_KEY_END
 };

@@ -44,7 +44,7 @@ static const struct transform_conf transform_defaults = {
 static const struct cfg_key transform_keys[] = {
 	{ "op", CFG_ENUM, offsetof(struct transform_conf, op), 0, 0,
 	  transform_ops },
-	{ "max_line", CFG_INT, offsetof(struct transform_conf, max_line), 16,
+	{ "max_line", CFG_INT, offsetof(struct transform_conf, max_line), 1,
 	  65536, NULL },
 	CFG_KEY_END
 };

@@ -1,6 +1,7 @@
 """chat: the multi-room chat over real sockets, as telnet and nc users see
 it: nicknames, rooms, commands, history, sanitising, ordering, and the
 drop of a client that does not read."""
+import os
 import socket
 import time
 
@@ -528,7 +529,9 @@ def test_slow_reader_dropped_others_unaffected(start):
             received += 1
     if not left:
         assert b.line() == "* slow left (too slow)"
-    assert d.rss_kb() - rss0 < 64 * 1024
+    if not os.environ.get("MULTID_SANITIZE"):
+        # ASan keeps freed memory in quarantine; the bound holds without.
+        assert d.rss_kb() - rss0 < 64 * 1024
     # The slow one was disconnected; the others go on.
     data = b""
     try:
