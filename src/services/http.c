@@ -17,8 +17,9 @@
  * until the output queue passes the high-water mark; the core then stops
  * reading and offers the rest again once the queue drains.  A request
  * body (Content-Length) is read and thrown away, so the connection goes
- * on; a chunked body is not parsed: the request is answered and the
- * connection closed.  Small files are copied into the reply, so head and
+ * on; a chunked body is not parsed, and a client that expects "100
+ * Continue" may hold its body back, so then the request is answered and
+ * the connection closed.  Small files are copied into the reply, so head and
  * body leave in one write; bigger ones go with sendfile(2) and are never
  * read into memory.  Rendered listings are cached per directory for a
  * second at most, and dropped as soon as the directory's mtime moves.
@@ -913,8 +914,11 @@ http_handle(struct conn *c, const struct http_request *req)
 		.c = c,
 		.req = req,
 		.conf = c->conf->tconf,
-		/* A chunked body is not parsed, so nothing may follow it. */
-		.keep = req->keep_alive && !req->chunked,
+		/* A chunked body is not parsed, so nothing may follow it; and a
+		 * client that waits for "100 Continue" before its body may
+		 * never send it, so the body cannot be skipped either. */
+		.keep = req->keep_alive && !req->chunked &&
+		    !(req->expect_continue && req->content_length > 0),
 		.head_only = req->method == HTTP_HEAD,
 	};
 	struct http_str path, query;

@@ -183,6 +183,10 @@ http_header(struct http_str name, struct http_str v, struct http_request *req,
 		return http_content_length(v, req);
 	if (http_str_ieq(name, "transfer-encoding"))
 		return http_list_each(v, http_coding_token, sc);
+	if (http_str_ieq(name, "expect")) {
+		req->expect_continue = http_str_ieq(v, "100-continue");
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
 		if (http_str_ieq(name, plain[i].name)) {
 			*(struct http_str *)((char *)req + plain[i].off) = v;

@@ -36,6 +36,7 @@ struct http_request {
 	int              version;    /* 10 or 11 */
 	bool             keep_alive; /* the connection persists after it */
 	bool             chunked;    /* a chunked body follows */
+	bool             expect_continue; /* Expect: 100-continue */
 	long long        content_length; /* body bytes, -1 when absent */
 	struct http_str  host;       /* Host */
 	struct http_str  if_modified_since; /* If-Modified-Since */

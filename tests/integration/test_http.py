@@ -290,6 +290,20 @@ def test_request_bodies_are_discarded(site):
     assert c.response()[2] == b"<h1>page</h1>\n"
 
 
+def test_expect_continue_body_answered_then_closed(site):
+    d = site()
+    c = client(d)
+    c.send(b"POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+           b"Expect: 100-continue\r\n\r\n")
+    status, h, body = c.response()
+    assert status == 405 and h["connection"] == "close"
+    assert c.closed()
+    r = curl(d, "-H", "Expect: 100-continue", "--data-binary", "x" * 2000,
+             "-X", "GET", "-o", "/dev/null", "-w", "%{http_code}",
+             "URL/hello.txt")
+    assert r.stdout == b"200"
+
+
 def test_chunked_request_answered_then_closed(site):
     d = site()
     c = client(d)

@@ -136,6 +136,9 @@ START_TEST(request_body_framing)
 	ck_assert(parse("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked"
 	    "\r\n\r\n", &req) > 0);
 	ck_assert(req.chunked);
+	ck_assert(parse("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
+	    "Content-Length: 1\r\n\r\n", &req) > 0);
+	ck_assert(req.expect_continue);
 	/* Methods are case-sensitive: "get" is some other method. */
 	ck_assert(parse("get / HTTP/1.1\r\nHost: a\r\n\r\n", &req) > 0);
 	ck_assert_int_eq(req.method, HTTP_OTHER);
