@@ -254,8 +254,11 @@ plan_start(struct plan *p, char *err, size_t errlen)
 {
 	int rc;
 
-	if (!p->fresh || p->sc->type->start == NULL) {
-		p->svc->started = p->fresh;
+	/* A service kept running across a reload stays started. */
+	if (!p->fresh)
+		return 0;
+	if (p->sc->type->start == NULL) {
+		p->svc->started = true;
 		return 0;
 	}
 	if ((rc = p->sc->type->start(p->svc)) < 0) {
