@@ -736,7 +736,8 @@ def test_big_sparse_file_streams_with_bounded_memory(site, tmp_path):
         if got > size // 2 and peak == 0:
             peak = d.rss_kb()
     assert got == size and h.hexdigest() == want
-    assert peak - rss_before < 16 * 1024, (rss_before, peak)
+    if not os.environ.get("MULTID_SANITIZE"):   # ASan keeps freed memory
+        assert peak - rss_before < 16 * 1024, (rss_before, peak)
     r = curl(d, "URL/sparse.img")
     assert hashlib.sha256(r.stdout).hexdigest() == want
 
