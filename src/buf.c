@@ -207,6 +207,7 @@ outq_append_shared(struct outq *q, struct rbuf *rb, size_t off, size_t len)
 	s->off = off;
 	s->len = off + len;
 	q->pending += len;
+	q->overhead += sizeof(*s);
 	outq_link(q, s);
 	return 0;
 }
@@ -225,6 +226,8 @@ outq_append_file(struct outq *q, int fd, off_t off, size_t len)
 	s->off = (size_t)off;
 	s->len = len;
 	q->pending += len;
+	q->file_bytes += len;
+	q->overhead += sizeof(*s);
 	outq_link(q, s);
 	return 0;
 }
@@ -246,6 +249,17 @@ seg_free(struct seg *s)
 	free(s);
 }
 
+/* Frees a segment leaving the queue with left bytes unsent in it. */
+static void
+outq_forget(struct outq *q, struct seg *s, size_t left)
+{
+	if (s->kind == SEG_FILE)
+		q->file_bytes -= left;
+	if (s->kind != SEG_BYTES)
+		q->overhead -= sizeof(*s);
+	seg_free(s);
+}
+
 /* Bytes of s not yet sent. */
 static size_t
 seg_left(const struct seg *s)
@@ -265,15 +279,17 @@ outq_advance(struct outq *q, size_t n)
 
 		if (n < left) {
 			s->off += n;
-			if (s->kind == SEG_FILE)
+			if (s->kind == SEG_FILE) {
 				s->len -= n;
+				q->file_bytes -= n;
+			}
 			return;
 		}
 		n -= left;
 		q->head = s->next;
 		if (q->head == NULL)
 			q->tail = NULL;
-		seg_free(s);
+		outq_forget(q, s, left);
 	}
 }
 
@@ -340,4 +356,6 @@ outq_free(struct outq *q)
 	}
 	q->tail = NULL;
 	q->pending = 0;
+	q->file_bytes = 0;
+	q->overhead = 0;
 }

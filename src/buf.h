@@ -42,6 +42,8 @@ struct outq {
 	struct seg *head;         /* next segment to send */
 	struct seg *tail;         /* where appends go */
 	size_t      pending;      /* bytes queued in all segments */
+	size_t      file_bytes;   /* part of pending still in files */
+	size_t      overhead;     /* memory of segments that hold no copy */
 };
 
 int outq_append(struct outq *q, const void *p, size_t n);

@@ -161,20 +161,31 @@ conn_peer_text(const struct conn *c)
 	return text;
 }
 
-/* Appends output; past the hard cap the client is marked to be dropped
- * and nothing more is queued, so memory stays bounded. */
+/* Decides whether len more bytes may be queued.  A draining connection
+ * still takes output (a reply to a command that was in flight when the
+ * close began).  Past the hard cap, which counts the queue's bookkeeping
+ * too, the client is marked to be dropped and nothing more is queued, so
+ * memory stays bounded.  0, -EPIPE or -ENOBUFS. */
+static int
+conn_may_queue(struct conn *c, size_t len)
+{
+	if ((c->state != CONN_OPEN && c->state != CONN_DRAINING) || c->over_cap)
+		return -EPIPE;
+	conn_queue(c);
+	if (c->out.pending - c->out.file_bytes + c->out.overhead + len >
+	    c->hard_cap) {
+		c->over_cap = true;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
 int
 conn_send(struct conn *c, const void *data, size_t len)
 {
-	if (c->state != CONN_OPEN || c->over_cap)
-		return -EPIPE;
-	if (c->out.pending + len > c->hard_cap) {
-		c->over_cap = true;
-		conn_queue(c);
-		return -ENOBUFS;
-	}
-	conn_queue(c);
-	return outq_append(&c->out, data, len);
+	int err = conn_may_queue(c, len);
+
+	return err != 0 ? err : outq_append(&c->out, data, len);
 }
 
 static int
@@ -234,24 +245,22 @@ conn_reply(struct conn *c, const char *fmt, ...)
 int
 conn_send_shared(struct conn *c, struct rbuf *rb)
 {
-	if (c->state != CONN_OPEN || c->over_cap)
-		return -EPIPE;
-	conn_queue(c);
-	if (c->out.pending + rb->len > c->hard_cap) {
-		c->over_cap = true;
-		return -ENOBUFS;
-	}
-	return outq_append_shared(&c->out, rb, 0, rb->len);
+	int err = conn_may_queue(c, rb->len);
+
+	return err != 0 ? err : outq_append_shared(&c->out, rb, 0, rb->len);
 }
 
+/* A file range counts against no cap: it is sent from the page cache, not
+ * held in memory. */
 int
 conn_send_file(struct conn *c, int fd, off_t off, size_t len)
 {
-	if (c->state != CONN_OPEN) {
+	int err = conn_may_queue(c, 0);
+
+	if (err != 0) {
 		close(fd);
-		return -EPIPE;
+		return err;
 	}
-	conn_queue(c);
 	return outq_append_file(&c->out, fd, off, len);
 }
 
@@ -268,6 +277,8 @@ conn_resume(struct conn *c)
 	if (!c->paused)
 		return;
 	c->paused = false;
+	if (c->state == CONN_DRAINING)
+		conn_queue(c);          /* the flush may finish the close now */
 	if (c->state != CONN_OPEN)
 		return;
 	conn_update_read(c);
@@ -455,7 +466,8 @@ conn_flush(struct conn *c)
 		ev_add(server.loop, c->fd, EV_WRITABLE, conn_event, c);
 	else
 		ev_del(server.loop, c->fd, EV_WRITABLE);
-	if (c->state == CONN_DRAINING && c->out.pending == 0) {
+	/* A paused draining connection waits for its service's last reply. */
+	if (c->state == CONN_DRAINING && c->out.pending == 0 && !c->paused) {
 		conn_finish(c);
 	} else if (c->throttled && c->out.pending <= c->high_water / 2) {
 		c->throttled = false;

@@ -69,13 +69,16 @@ class Daemon:
                 self.notes.remove(n)
                 return n
         while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("multid exited with %s:\n%s" % (
-                    self.proc.returncode, self.stderr()))
-            self.notify.settimeout(max(0.05, min(0.5, deadline - time.time())))
+            # Messages sent just before an exit are still read first.
+            exited = self.proc.poll() is not None
+            self.notify.settimeout(0 if exited else
+                                   max(0.05, min(0.5, deadline - time.time())))
             try:
                 msg = self.notify.recv(4096).decode()
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):
+                if exited:
+                    raise RuntimeError("multid exited with %s:\n%s" % (
+                        self.proc.returncode, self.stderr()))
                 continue
             if word in msg:
                 return msg
