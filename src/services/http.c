@@ -293,7 +293,7 @@ http_error(struct http_reply *r, int status, const char *extra)
 
 	/* After these the request stream cannot be trusted any more. */
 	if (status == 400 || status == 408 || status == 414 || status == 431 ||
-	    status == 501 || status == 505 || status >= 500)
+	    status >= 500)
 		r->keep = false;
 	h = http_head_begin(status);
 	http_head_add(&h, "Content-Type: text/html; charset=utf-8\r\n"

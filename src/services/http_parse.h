@@ -63,9 +63,9 @@ int http_split_target(struct http_str target, struct http_str *path,
  * a trailing "/" when the path names a directory form).  Empty, "." and
  * ".." segments are resolved; the result never climbs above "/", never
  * holds a NUL, and has no segment starting with "." (dotfiles).  Returns
- * the length (out is NUL-terminated; outsize must be > len), -400 for a
- * bad escape, -404 for a path that leaves the root, holds an encoded "/"
- * or NUL, or names a dotfile. */
+ * the length (out is NUL-terminated), -400 for a bad escape, -404 for a
+ * path that leaves the root, holds an encoded "/" or NUL, or names a
+ * dotfile, or -414 when outsize is less than len + 3. */
 long http_normalize_path(const char *raw, size_t len, char *out,
     size_t outsize);
 
