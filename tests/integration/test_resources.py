@@ -1,6 +1,7 @@
 """Resource bounds: many clients, clients that never read, and no fd
 leaks after connection churn and resets (issue: core)."""
 import hashlib
+import signal
 import socket
 import struct
 import threading
@@ -130,3 +131,47 @@ def test_no_fd_leak_after_resets(start):
     with d.connect("echo") as s:
         s.sendall(b"ok")
         assert recv_exactly(s, 2) == b"ok"
+
+
+def test_pipelined_request_after_a_file_larger_than_the_cap(start, tmp_path):
+    """File ranges are not held in memory, so a response queued behind a
+    file bigger than the output hard cap (64 MiB) is not a reason to drop
+    the client."""
+    root = tmp_path / "www"
+    root.mkdir()
+    big = root / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(100 * 1024 * 1024)         # sparse
+    (root / "small.txt").write_bytes(b"small\n")
+    d = start(config(service("http", "http", ["tcp://127.0.0.1:0"],
+                             'root = "%s";' % root)))
+    with d.connect("http", timeout=30) as s:
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = 0
+        tail = b""
+        while True:
+            data = s.recv(1 << 20)
+            if not data:
+                break
+            got += len(data)
+            tail = (tail + data)[-4096:]
+    assert got > 100 * 1024 * 1024
+    assert tail.endswith(b"\r\n\r\nsmall\n")
+
+
+def test_bank_reply_in_flight_at_sigterm_is_sent(start, tmp_path):
+    """SIGTERM while a command is being hashed and committed: the change is
+    made durable and its client still gets the acknowledgement."""
+    d = start(config(service("bank", "bank", ["tcp://127.0.0.1:0"],
+                             'database = "%s";' % (tmp_path / "b.db"))))
+    clients = [d.connect("bank", timeout=10) for _ in range(4)]
+    for i, s in enumerate(clients):
+        s.sendall(b"OPEN user%d secret%d\n" % (i, i))
+    # Hashing takes tens of milliseconds: the commands are in flight.
+    time.sleep(0.002)
+    d.signal(signal.SIGTERM)
+    replies = [s.makefile("rb").readline() for s in clients]
+    assert d.proc.wait(15) == 0
+    for i, r in enumerate(replies):
+        assert r == b"OK opened user%d\r\n" % i, replies
