@@ -475,6 +475,55 @@ def test_absolute_form_and_dot_segments(site):
     assert get(d, "/docs/%C3%BCber.txt")[2] == b"umlaut\n"
 
 
+NO_OPENAT2 = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+long syscall(long nr, ...)
+{
+	static long (*real)(long, ...);
+	va_list ap;
+	long a[6];
+	if (nr == SYS_openat2) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (real == NULL)
+		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+"""
+
+
+def test_without_openat2_no_symlink_is_followed(site, tmp_path):
+    """On a kernel without openat2 the path is walked with O_NOFOLLOW."""
+    if os.environ.get("MULTID_SANITIZE"):
+        pytest.skip("an LD_PRELOAD shim does not mix with ASan")
+    src = tmp_path / "no_openat2.c"
+    src.write_text(NO_OPENAT2)
+    lib = tmp_path / "no_openat2.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src),
+                    "-ldl"], check=True, timeout=60)
+    d = site(env={"LD_PRELOAD": str(lib)})
+    assert get(d, "/hello.txt")[2] == b"hello\n"
+    assert get(d, "/docs/inner/deep.txt")[2] == b"deep\n"
+    assert get(d, "/sub/")[2] == b"<h1>sub index</h1>\n"
+    text, entries = parse_listing(get(d, "/")[2])
+    assert [e[0] for e in entries] == ["docs/", "sub/", "big.bin", "empty.txt",
+                                       "hello.txt", "page.html", "small.bin"]
+    for path in ("/abs-escape", "/rel-escape", "/dir-escape/secret.txt",
+                 "/inlink", "/docs/uplink", "/../outside/secret.txt", "/fifo"):
+        status, h, body = get(d, path)
+        assert status == 404 and SECRET not in body, path
+
+
 def test_unreadable_file_is_403(site):
     if os.geteuid() == 0:
         pytest.skip("root reads every file regardless of its mode")
