@@ -362,9 +362,13 @@ http_send_body(struct http_reply *r, size_t hlen, int fd, off_t off,
 		http_send(r, hlen + (size_t)len);
 		return;
 	}
-	if (conn_send(r->c, http_out, hlen) != 0 ||
-	    conn_send_file(r->c, fd, off, (size_t)len) != 0) {
+	if (conn_send(r->c, http_out, hlen) != 0) {
+		close(fd);
 		conn_close(r->c, CLOSE_ERROR);
+		return;
+	}
+	if (conn_send_file(r->c, fd, off, (size_t)len) != 0) {
+		conn_close(r->c, CLOSE_ERROR);   /* the queue closed fd */
 		return;
 	}
 	if (!r->keep)
