@@ -52,7 +52,7 @@ FUZZ_SECONDS ?= 30
 
 all: $(BUILD)/multid
 
-$(BUILD)/%.o: %.c $(wildcard src/*.h) | deps-checked
+$(BUILD)/%.o: %.c $(wildcard src/*.h src/services/*.h) | deps-checked
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
