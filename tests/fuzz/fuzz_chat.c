@@ -1,0 +1,557 @@
+/*
+ * fuzz_chat.c - the chat service as a whole: four clients typing at once,
+ * reading or not reading, timing out and going away, driven by arbitrary
+ * bytes; and the sanitiser and command parser on their own (chat.h,
+ * utf8.h).
+ *
+ * chat.c is compiled into this file with the core calls it makes
+ * (conn_reply, conn_send_shared, conn_close_after_flush,
+ * conn_set_max_line) replaced by a small model of the core: each client
+ * has an output queue that grows with what it is sent and empties when
+ * it reads; past the high-water mark its input waits (and is replayed
+ * when it reads), past max_queue it is dropped with CLOSE_SLOW, and a
+ * connection that the service closes is reaped after the step, as the
+ * core does.  Input goes through the real line framer.  Its exported
+ * struct and chat.h's functions are renamed so that they do not clash
+ * with the real ones linked in from the core objects.
+ *
+ * Input: the first byte sets history (0..3), max_line and max_queue; then
+ * records of one control byte (client 0..3 and action) and a chunk up to
+ * and including the next LF.  Actions: type the chunk, read everything,
+ * close, idle timeout, half-close.
+ *
+ * Invariants.  Every line any client receives ends with CRLF and has no
+ * other CR or LF, is valid UTF-8, holds no ESC, no C0 control but TAB, no
+ * DEL and no C1 control, and starts with "* ", "! ", "<" or "*NAME* ".
+ * A message from a named client reaches every other member of its room
+ * exactly once as "<NAME> TEXT", with TEXT the sanitised line, and nobody
+ * else (the sender neither).  Invalid UTF-8 is answered to the sender
+ * only and delivered to nobody.  After every step the rooms and nicknames
+ * are consistent: each named client is in exactly one room, found under
+ * its nickname (unique regardless of case), each room's count is its
+ * member list, an empty room is kept only for its history and only up to
+ * the bound, and nothing leaks when everybody leaves and the service
+ * stops (LeakSanitizer).  The sanitiser alone: valid UTF-8 in, valid
+ * UTF-8 out, never longer, no control but TAB; the parser: every line is
+ * a message or one command, and its argument has no surrounding blanks.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The core calls chat.c makes, caught here. */
+#define conn_reply             fuzz_conn_reply
+#define conn_send_shared       fuzz_conn_send_shared
+#define conn_close_after_flush fuzz_conn_close_after_flush
+#define conn_set_max_line      fuzz_conn_set_max_line
+#define chat_service           fuzz_chat_service
+/* chat.h's functions are compiled in here too, under other names. */
+#define chat_valid_name        fuzz_chat_valid_name
+#define chat_parse             fuzz_chat_parse
+#define chat_word              fuzz_chat_word
+#include "services/chat.c"
+#undef conn_reply
+#undef conn_send_shared
+#undef conn_close_after_flush
+#undef conn_set_max_line
+
+#include "line.h"
+
+#define CLIENTS   4                   /* connections at once */
+#define INPUT_MAX 65536               /* unread input kept per client */
+
+struct client {
+	struct conn c;                /* its connection (c.data: chat_user) */
+	bool        open;             /* connected */
+	size_t      pending;          /* bytes queued and not read yet */
+	char       *in;               /* input waiting while throttled */
+	size_t      in_len;           /* bytes in it */
+	unsigned    offered;          /* lines sent to it in this step */
+	char        last[2048];       /* the last of them */
+};
+
+static struct client clients[CLIENTS];
+static struct svc svc;
+static struct svc_conf sc;
+static struct chat_conf cc;
+
+static struct client *
+client_of(struct conn *c)
+{
+	return (struct client *)((char *)c - offsetof(struct client, c));
+}
+
+/* Length of the well-formed sequence at s (Unicode table 3-7), or 0. */
+static size_t
+ref_sequence(const unsigned char *s, size_t len)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+static bool
+ref_valid(const char *s, size_t len)
+{
+	size_t i = 0, n;
+
+	while (i < len) {
+		if ((n = ref_sequence((const unsigned char *)s + i, len - i)) == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* Text that cannot drive a terminal: valid UTF-8 without ESC, C0 but
+ * TAB, DEL or C1 (U+0080..U+009F, encoded C2 80..C2 9F). */
+static void
+check_safe_text(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	assert(ref_valid(s, len));
+	for (size_t i = 0; i < len; i++) {
+		assert(p[i] >= 0x20 || p[i] == '\t');
+		assert(p[i] != 0x7f);
+		assert(!(p[i] == 0xc2 && i + 1 < len && p[i + 1] < 0xa0));
+	}
+}
+
+/* Everything a client is sent passes here. */
+static int
+offer(struct conn *c, const char *data, size_t len)
+{
+	struct client *cl = client_of(c);
+
+	assert(cl->open);
+	assert(len >= 3 && data[len - 2] == '\r' && data[len - 1] == '\n');
+	assert(memchr(data, '\n', len - 1) == NULL);
+	assert(memchr(data, '\r', len - 2) == NULL);
+	check_safe_text(data, len - 2);
+	assert(data[0] == '*' || data[0] == '!' || data[0] == '<');
+	assert(data[0] != '!' || data[1] == ' ');
+	cl->offered++;
+	snprintf(cl->last, sizeof(cl->last), "%.*s", (int)(len - 2), data);
+	/* The core's rules: a closed or dropped client takes nothing, one
+	 * past its cap is marked to be dropped. */
+	if ((c->state != CONN_OPEN && c->state != CONN_DRAINING) || c->over_cap)
+		return -EPIPE;
+	if (cl->pending + len > c->hard_cap) {
+		c->over_cap = true;
+		return -ENOBUFS;
+	}
+	cl->pending += len;
+	return 0;
+}
+
+int
+fuzz_conn_reply(struct conn *c, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	char *line;
+	int n, err;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	assert(n >= 0);
+	line = malloc((size_t)n + 3);
+	vsnprintf(line, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	memcpy(line + n, "\r\n", 2);
+	err = offer(c, line, (size_t)n + 2);
+	free(line);
+	return err;
+}
+
+int
+fuzz_conn_send_shared(struct conn *c, struct rbuf *rb)
+{
+	assert(rb->refs >= 1);
+	return offer(c, rb->data, rb->len);
+}
+
+void
+fuzz_conn_close_after_flush(struct conn *c)
+{
+	if (c->state == CONN_OPEN)
+		c->state = CONN_DRAINING;
+}
+
+void
+fuzz_conn_set_max_line(struct conn *c, size_t max)
+{
+	c->lr.max = max;
+}
+
+/* ---- the model of the core ---------------------------------------------- */
+
+static void
+client_open(struct client *cl)
+{
+	memset(&cl->c, 0, sizeof(cl->c));
+	cl->c.svc = &svc;
+	cl->c.conf = &sc;
+	cl->c.type = &fuzz_chat_service;
+	cl->c.state = CONN_OPEN;
+	cl->c.high_water = CONN_HIGH_WATER;
+	cl->c.hard_cap = CONN_HARD_CAP;
+	line_init(&cl->c.lr, 1024);
+	cl->open = true;
+	cl->pending = 0;
+	cl->in_len = 0;
+	assert(chat_open(&cl->c) == 0);
+	assert(cl->c.data != NULL);
+}
+
+static void
+client_close(struct client *cl, enum close_reason why)
+{
+	chat_close(&cl->c, why);
+	assert(cl->c.data == NULL);
+	line_free(&cl->c.lr);
+	cl->open = false;
+	cl->c.state = CONN_CLOSED;
+}
+
+/* Whether the core would go on handing this client's input over. */
+static bool
+accepts_input(const struct client *cl)
+{
+	return cl->open && cl->c.state == CONN_OPEN && !cl->c.over_cap &&
+	    cl->pending <= cl->c.high_water;
+}
+
+/* What one message line should do, worked out before it is handled. */
+struct expect {
+	bool        message;          /* a room message from a named user */
+	bool        invalid;          /* invalid UTF-8: the sender is told */
+	char       *text;             /* "<NAME> TEXT" */
+	bool        member[CLIENTS];  /* who should get it */
+};
+
+static void
+expect_line(struct client *from, const char *line, size_t len,
+    struct expect *e)
+{
+	struct chat_user *u = from->c.data;
+	char *s;
+	size_t n;
+
+	memset(e, 0, sizeof(*e));
+	if (!ref_valid(line, len)) {
+		e->invalid = true;
+		return;
+	}
+	s = malloc(len + 1);
+	memcpy(s, line, len);
+	n = utf8_sanitize(s, len);
+	s[n] = '\0';
+	check_safe_text(s, n);
+	if (n == 0 || u->nick[0] == '\0' || u->room == NULL ||
+	    (s[0] == '/' && s[1] != '/')) {
+		free(s);
+		return;
+	}
+	e->message = true;
+	e->text = malloc(strlen(u->nick) + n + 4);
+	sprintf(e->text, "<%s> %s", u->nick, s[0] == '/' ? s + 1 : s);
+	for (int i = 0; i < CLIENTS; i++) {
+		struct chat_user *m = clients[i].open ? clients[i].c.data : NULL;
+
+		e->member[i] = m != NULL && m != u && m->room == u->room;
+	}
+	free(s);
+}
+
+static void
+check_expect(struct client *from, struct expect *e)
+{
+	if (e->invalid) {
+		assert(from->offered == 1);
+		assert(strncmp(from->last, "! ", 2) == 0);
+		for (int i = 0; i < CLIENTS; i++)
+			if (&clients[i] != from)
+				assert(clients[i].offered == 0);
+	}
+	if (!e->message)
+		return;
+	assert(from->offered == 0);
+	for (int i = 0; i < CLIENTS; i++) {
+		if (!e->member[i]) {
+			assert(clients[i].offered == 0);
+			continue;
+		}
+		assert(clients[i].offered == 1);
+		assert(strncmp(clients[i].last, e->text, sizeof(clients[i].last)
+		    - 1) == 0);
+	}
+	free(e->text);
+}
+
+static enum line_result
+on_line(void *ctx, char *line, size_t len)
+{
+	struct client *cl = ctx;
+	struct expect e;
+
+	for (int i = 0; i < CLIENTS; i++)
+		clients[i].offered = 0;
+	expect_line(cl, line, len, &e);
+	assert(chat_line_in(&cl->c, line, len) == LINE_MORE);
+	check_expect(cl, &e);
+	return accepts_input(cl) ? LINE_MORE : LINE_STOP;
+}
+
+static enum line_result
+on_long(void *ctx, char *line, size_t len)
+{
+	struct client *cl = ctx;
+
+	(void)line;
+	(void)len;
+	fuzz_conn_reply(&cl->c, "%s", fuzz_chat_service.too_long);
+	return accepts_input(cl) ? LINE_MORE : LINE_STOP;
+}
+
+/* Hands a client its input as the core does: what is not taken while it
+ * is throttled waits, up to a bound (the rest stays in the kernel). */
+static void
+client_input(struct client *cl, const char *data, size_t len)
+{
+	size_t used = 0;
+
+	if (cl->in_len == 0 && accepts_input(cl))
+		used = line_feed(&cl->c.lr, data, len, on_line, on_long, cl);
+	if (used < len && cl->open) {
+		size_t keep = len - used;
+
+		if (keep > INPUT_MAX - cl->in_len)
+			keep = INPUT_MAX - cl->in_len;
+		if (cl->in == NULL)
+			cl->in = malloc(INPUT_MAX);
+		memcpy(cl->in + cl->in_len, data + used, keep);
+		cl->in_len += keep;
+	}
+}
+
+/* The client reads all it was sent; waiting input goes on. */
+static void
+client_read(struct client *cl)
+{
+	cl->pending = 0;
+	while (cl->in_len > 0 && accepts_input(cl)) {
+		size_t used = line_feed(&cl->c.lr, cl->in, cl->in_len, on_line,
+		    on_long, cl);
+
+		memmove(cl->in, cl->in + used, cl->in_len - used);
+		cl->in_len -= used;
+	}
+}
+
+/* After every step the core reaps what the service closed and drops the
+ * clients past their cap; each may make others go past theirs. */
+static void
+reap(void)
+{
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (int i = 0; i < CLIENTS; i++) {
+			struct client *cl = &clients[i];
+
+			if (!cl->open)
+				continue;
+			if (cl->c.over_cap) {
+				client_close(cl, CLOSE_SLOW);
+				again = true;
+			} else if (cl->c.state != CONN_OPEN) {
+				client_close(cl, CLOSE_DONE);
+				again = true;
+			}
+		}
+	}
+}
+
+/* ---- the state invariants -------------------------------------------------- */
+
+static size_t
+map_count(const struct chat_map *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nslots; i++)
+		for (struct chat_node *nd = m->slots[i]; nd != NULL; nd = nd->next) {
+			assert((chat_hash(nd->key) & (m->nslots - 1)) == i);
+			n++;
+		}
+	return n;
+}
+
+static void
+check_state(struct chat *ch)
+{
+	size_t named = 0, idle = 0;
+
+	assert(map_count(&ch->users) == ch->users.n);
+	assert(map_count(&ch->rooms) == ch->rooms.n);
+	for (int i = 0; i < CLIENTS; i++) {
+		struct chat_user *u = clients[i].open ? clients[i].c.data : NULL;
+
+		if (u == NULL || u->nick[0] == '\0') {
+			assert(u == NULL || u->room == NULL);
+			continue;
+		}
+		named++;
+		assert(chat_valid_name(u->nick));
+		assert(chat_map_find(&ch->users, u->nick) == &u->node);
+		assert(u->room != NULL);
+		assert(chat_map_find(&ch->rooms, u->room->name) == &u->room->node);
+		for (int j = 0; j < i; j++) {
+			struct chat_user *v = clients[j].open ? clients[j].c.data : NULL;
+
+			assert(v == NULL || v->nick[0] == '\0' ||
+			    strcasecmp(u->nick, v->nick) != 0);
+		}
+	}
+	assert(named == ch->users.n);
+	for (size_t i = 0; i < ch->rooms.nslots; i++)
+		for (struct chat_node *nd = ch->rooms.slots[i]; nd; nd = nd->next) {
+			struct chat_room *r = (struct chat_room *)nd;
+			unsigned members = 0;
+
+			for (struct chat_user *m = r->members; m; m = m->next) {
+				assert(m->room == r);
+				assert(m->next == NULL || m->next->prev == m);
+				members++;
+			}
+			assert(members == r->count);
+			assert(r->hist_n <= r->hist_cap);
+			if (r->count == 0) {
+				assert(r->idle && r->hist_n > 0);
+				idle++;
+			} else {
+				assert(!r->idle);
+			}
+		}
+	assert(idle == ch->nidle && idle <= CHAT_IDLE_ROOMS);
+}
+
+/* ---- the parts on their own ------------------------------------------------ */
+
+static void
+fuzz_parts(const char *d, size_t size)
+{
+	char *s = malloc(size + 1), *arg = NULL;
+	enum chat_cmd cmd;
+	size_t n;
+
+	memcpy(s, d, size);
+	n = ref_valid(s, size) ? utf8_sanitize(s, size) : 0;
+	assert(n <= size);
+	check_safe_text(s, n);
+	s[n] = '\0';
+	n = strlen(s);
+	cmd = chat_parse(s, &arg);
+	assert(cmd >= CHAT_MESSAGE && cmd <= CHAT_UNKNOWN);
+	assert(arg != NULL && arg >= s && arg <= s + n);
+	if (cmd != CHAT_MESSAGE && cmd != CHAT_UNKNOWN && arg[0] != '\0') {
+		assert(arg[0] != ' ' && arg[0] != '\t');
+		assert(arg[strlen(arg) - 1] != ' ' && arg[strlen(arg) - 1] != '\t');
+	}
+	if (chat_valid_name(s))
+		assert(n >= 1 && n <= CHAT_NAME_MAX);
+	free(s);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct chat *ch;
+	size_t off = 1;
+
+	if (size < 1)
+		return 0;
+	fuzz_parts((const char *)data + 1, size - 1);
+	cc = (struct chat_conf){
+		.max_line = 16 + (data[0] >> 2) * 8,
+		.history = data[0] & 3,
+		.max_queue = 512 + (data[0] >> 4) * 256,
+	};
+	sc = (struct svc_conf){ .tconf = &cc, .type = &fuzz_chat_service };
+	svc = (struct svc){ .conf = &sc };
+	assert(chat_start(&svc) == 0);
+	ch = svc.state;
+	for (int i = 0; i < CLIENTS; i++)
+		client_open(&clients[i]);
+	while (off < size) {
+		unsigned ctl = data[off++];
+		struct client *cl = &clients[ctl % CLIENTS];
+		const uint8_t *lf = memchr(data + off, '\n', size - off);
+		size_t len = lf != NULL ? (size_t)(lf - data) + 1 - off : size - off;
+
+		for (int i = 0; i < CLIENTS; i++)
+			clients[i].offered = 0;
+		if (!cl->open)
+			client_open(cl);
+		switch ((ctl / CLIENTS) % 8) {
+		case 4:
+			client_read(cl);
+			break;
+		case 5:
+			client_close(cl, CLOSE_PEER);
+			break;
+		case 6:
+			chat_timeout(&cl->c);
+			break;
+		case 7:
+			chat_eof(&cl->c);
+			break;
+		default:
+			client_input(cl, (const char *)data + off, len);
+			off += len;
+			break;
+		}
+		reap();
+		check_state(ch);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		if (clients[i].open)
+			client_close(&clients[i], CLOSE_SHUTDOWN);
+		free(clients[i].in);
+		clients[i].in = NULL;
+	}
+	assert(ch->users.n == 0);
+	chat_stop(&svc);
+	assert(svc.state == NULL);
+	return 0;
+}
