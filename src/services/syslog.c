@@ -32,7 +32,9 @@ syslog_next_record(const char *data, size_t len, size_t *pos,
 		size_t n = lf != NULL ? (size_t)(lf - start) : len - *pos;
 
 		*pos += lf != NULL ? n + 1 : n;
-		if (lf != NULL && n > 0 && start[n - 1] == '\r')
+		/* The end of the datagram ends a record as an LF does, so a CR
+		 * there is line-end noise too ("nc -u -C" sends CRLF). */
+		if (n > 0 && start[n - 1] == '\r')
 			n--;
 		if (n > 0) {
 			*rec = start;

@@ -128,6 +128,16 @@ def test_nc_plain_lines(d):
     assert len({LINE_RE.match(l).group(4) for l in lines}) == 1
 
 
+def test_crlf_lines_from_nc_c(d):
+    """nc -C ends every line with CRLF; the last CR ends the datagram."""
+    port = d.port("log", "udp")
+    subprocess.run("printf 'crlf one\\n' | nc -u -C -w1 127.0.0.1 %d" % port,
+                   shell=True, check=True, timeout=10)
+    send(d, [b"ends in cr\r"])
+    lines = wait_for(d.stdout, 2)
+    assert sorted(tails(lines)) == ["info crlf one", "info ends in cr"]
+
+
 def test_ipv4_and_ipv6_sources(d):
     p4 = send(d, [b"<14>from four"])
     p6 = send(d, [b"<14>from six"], socket.AF_INET6)

@@ -71,8 +71,9 @@ START_TEST(records_split_at_lf)
 	ck_assert_str_eq(split("\n\r\n\n\na\n\n", 8), "a");
 	ck_assert_str_eq(split("\n\n", 2), "");
 	ck_assert_str_eq(split("", 0), "");
-	/* Only one CR, and only before LF, is taken away. */
-	ck_assert_str_eq(split("a\r\r\nb\r", 6), "a\r|b\r");
+	/* Only one CR is taken away, before an LF or the datagram's end. */
+	ck_assert_str_eq(split("a\r\r\nb\r", 6), "a\r|b");
+	ck_assert_str_eq(split("a\rb\r\r", 5), "a\rb\r");
 	/* NUL is data, not an end. */
 	ck_assert_str_eq(escape("a\0b", 3), "a\\x00b");
 	ck_assert_str_eq(split("x\ny", 3), "x|y");
