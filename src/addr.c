@@ -8,6 +8,35 @@
 
 #include "addr.h"
 
+/* Fills out's address from HOST ('*', "[v6]" or IPv4) and port. */
+static const char *
+addr_parse_host(char *host, size_t hlen, uint16_t port, struct listen_addr *out)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&out->ss;
+
+	if (strcmp(host, "*") == 0 || host[0] == '[') {
+		if (host[0] == '*') {
+			out->any = true;
+			s6->sin6_addr = in6addr_any;
+		} else {
+			host[hlen - 1] = '\0';
+			if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+				return "invalid IPv6 address";
+		}
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		out->sslen = sizeof(*s6);
+		return NULL;
+	}
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return "host is not an IPv4 address, [IPv6] or *";
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	out->sslen = sizeof(*s4);
+	return NULL;
+}
+
 const char *
 addr_parse_listen(const char *uri, struct listen_addr *out)
 {
@@ -29,15 +58,11 @@ addr_parse_listen(const char *uri, struct listen_addr *out)
 		const char *close = strchr(host, ']');
 		if (close == NULL)
 			return "missing ']' after IPv6 address";
-		if (close[1] != ':')
-			return "missing port";
-		colon = close + 1;
+		colon = close[1] == ':' ? close + 1 : NULL;
 	} else {
 		colon = strrchr(host, ':');
-		if (colon == NULL)
-			return "missing port";
 	}
-	if (colon[1] == '\0')
+	if (colon == NULL || colon[1] == '\0')
 		return "missing port";
 	if (strspn(colon + 1, "0123456789") != strlen(colon + 1))
 		return "port is not a number";
@@ -54,31 +79,7 @@ addr_parse_listen(const char *uri, struct listen_addr *out)
 		return "host is not an IPv4 address, [IPv6] or *";
 	memcpy(hostbuf, host, hlen);
 	hostbuf[hlen] = '\0';
-
-	if (strcmp(hostbuf, "*") == 0) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->ss;
-		out->any = true;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		s6->sin6_port = htons((uint16_t)port);
-		out->sslen = sizeof(*s6);
-	} else if (hostbuf[0] == '[') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->ss;
-		hostbuf[hlen - 1] = '\0';
-		if (inet_pton(AF_INET6, hostbuf + 1, &s6->sin6_addr) != 1)
-			return "invalid IPv6 address";
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		out->sslen = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&out->ss;
-		if (inet_pton(AF_INET, hostbuf, &s4->sin_addr) != 1)
-			return "host is not an IPv4 address, [IPv6] or *";
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		out->sslen = sizeof(*s4);
-	}
-	return NULL;
+	return addr_parse_host(hostbuf, hlen, (uint16_t)port, out);
 }
 
 void
