@@ -3,8 +3,13 @@
 # that connects to it.  Used by `make run`.
 conf=${1:-conf/multid.conf}
 awk '
-/name[ \t]*=/    { match($0, /"[^"]*"/); name = substr($0, RSTART + 1, RLENGTH - 2) }
-/type[ \t]*=/    { match($0, /"[^"]*"/); type = substr($0, RSTART + 1, RLENGTH - 2) }
+function value(key,    v) {
+    if (!match($0, key "[ \t]*=[ \t]*\"[^\"]*\"")) return ""
+    v = substr($0, RSTART, RLENGTH); sub(/^[^"]*"/, "", v); sub(/"$/, "", v)
+    return v
+}
+/name[ \t]*=/    { name = value("name") }
+/type[ \t]*=/    { type = value("type") }
 /listen[ \t]*=/  { line = $0
                    while (match(line, /"(tcp|udp):\/\/[^"]*"/)) {
                        uri = substr(line, RSTART + 1, RLENGTH - 2)
@@ -17,6 +22,8 @@ awk '
                        cmd = "nc " host " " port
                        if (proto == "udp" && type == "log")
                            cmd = "logger --udp -n " host " -P " port " hello"
+                       else if (proto == "udp" && type == "transform")
+                           cmd = "echo 12345 | nc -u -w1 " host " " port
                        else if (proto == "udp")
                            cmd = "echo hello | nc -u -w1 " host " " port
                        else if (type == "chat" || type == "guess" || type == "bank")
@@ -25,6 +32,6 @@ awk '
                            cmd = "curl http://" (host ~ /:/ ? "[" host "]" : host) ":" port "/"
                        else if (type == "metrics")
                            cmd = "curl http://" (host ~ /:/ ? "[" host "]" : host) ":" port "/metrics"
-                       printf "  %-10s %-8s %s\n", name, type, cmd
+                       printf "  %-10s %-9s %s\n", name, type, cmd
                    } }
 ' "$conf" | { echo "multid: how to connect to each service:"; cat; }
