@@ -390,7 +390,7 @@ if want echo && time_left "TCP echo"; then
 		row "TCP echo 50 conns pipeline $depth 64 B (msg/s)$(errnote $ERR_1)" \
 		    "$(fmt "$MED_1")" "$(fmt "$MED_2") mini_echo$(errnote $ERR_2)" "$r" \
 		    ">= 0.9" "$(yesno ge "$r" 0.9)"
-		row "  p99 latency (µs)" "$(fmt "$(med_of "$ALL_1" p99_us)")" \
+		row "  p99 latency (us)" "$(fmt "$(med_of "$ALL_1" p99_us)")" \
 		    "$(fmt "$(med_of "$ALL_2" p99_us)")" \
 		    "$(ratio "$(med_of "$ALL_1" p99_us)" "$(med_of "$ALL_2" p99_us)")" "-" "-"
 	done
@@ -522,12 +522,12 @@ if want chat && time_left "chat"; then
 		else
 			met=skipped
 		fi
-		row "chat 100 clients 10 senders 10k msg/s p99 (µs)$(errnote $ERR_1)" \
+		row "chat 100 clients 10 senders 10k msg/s p99 (us)$(errnote $ERR_1)" \
 		    "$(fmt "$MED_1")" "$(fmt "$MED_2") ncat$(errnote $ERR_2)" "$r" "<= 0.25, 0 lost" "$met"
 		row "  lost / garbled (all runs)" "$lost / $garb" \
 		    "$( [ -n "$MED_2" ] && echo "$(sum_of "$ALL_2" lost) / $(sum_of "$ALL_2" garbled)")" "-" "0 / 0" \
 		    "$(yesno [ "$lost$garb" = 00 ])"
-		row "  p50 (µs)" "$(fmt "$(med_of "$ALL_1" p50_us)")" "$(fmt "$(med_of "$ALL_2" p50_us)")" \
+		row "  p50 (us)" "$(fmt "$(med_of "$ALL_1" p50_us)")" "$(fmt "$(med_of "$ALL_2" p50_us)")" \
 		    "$(ratio "$(med_of "$ALL_1" p50_us)" "$(med_of "$ALL_2" p50_us)")" "-" "-"
 
 		if [ $HAVE_NCAT = 1 ]; then
