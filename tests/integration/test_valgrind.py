@@ -1,0 +1,93 @@
+"""One pass of valgrind's memcheck over the daemon with every service:
+it is started under valgrind, each service is driven briefly (the same
+checks as the abuse tests, plus a chat conversation, a bank session with
+hashing and history, http listings, ranges and errors, and a reload),
+then it is stopped with SIGTERM.  Valgrind must report no error and no
+definite leak (--error-exitcode=1 --leak-check=full
+--errors-for-leak-kinds=definite), and the daemon must exit 0.
+
+Skipped under ASan (make check-sanitize), which valgrind cannot run, and
+when valgrind is not installed (make deps installs it)."""
+import os
+import re
+import shutil
+
+import pytest
+
+from test_abuse import Site, check_services, full_config, read_line
+
+pytestmark = [
+    pytest.mark.skipif(bool(os.environ.get("MULTID_SANITIZE")),
+                       reason="valgrind cannot run an ASan build"),
+    pytest.mark.skipif(shutil.which("valgrind") is None,
+                       reason="valgrind is not installed"),
+]
+
+
+def drive_more(d):
+    """What check_services leaves out: two chat users talking, a bank
+    session that hashes and writes, http listings, ranges and errors."""
+    a, b = d.connect("chat", timeout=30), d.connect("chat", timeout=30)
+    fa, fb = a.makefile("rb"), b.makefile("rb")
+    a.sendall(b"vala\n")
+    b.sendall(b"valb\n")
+    for f in (fa, fb):
+        while not read_line(f).startswith("* hello"):
+            pass
+    while "valb joined" not in read_line(fa):
+        pass
+    a.sendall(b"hi \x1b[31mthere\n/who\n")
+    assert read_line(fb) == "<vala> hi there"
+    assert read_line(fa).startswith("* lobby: ")
+    b.sendall(b"/quit bye\n")
+    assert read_line(fa) == "* valb left (bye)"
+    for x in (fa, fb, a, b):
+        x.close()
+
+    s = d.connect("bank", timeout=60)
+    f = s.makefile("rb")
+    for cmd, want in (("OPEN valgrind sesame", "OK opened valgrind"),
+                      ("DEPOSIT 12.30", "OK 12.30"),
+                      ("WITHDRAW 0.30", "OK 12.00"),
+                      ("HISTORY", "OK 2")):
+        s.sendall(cmd.encode() + b"\n")
+        assert read_line(f) == want
+    assert " withdraw 0.30 12.00" in read_line(f)
+    assert " deposit 12.30 12.30" in read_line(f)
+    f.close()
+    s.close()
+
+    with d.connect("http", timeout=30) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: v\r\n\r\n"
+                  b"GET /?format=json HTTP/1.1\r\nHost: v\r\n\r\n"
+                  b"GET /small.txt HTTP/1.1\r\nHost: v\r\nRange: bytes=1-2\r\n\r\n"
+                  b"GET /nothing HTTP/1.1\r\nHost: v\r\n\r\n"
+                  b"GET /../etc/passwd HTTP/1.1\r\nHost: v\r\n"
+                  b"Connection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+    assert statuses == [b"200", b"200", b"206", b"404", b"404"], statuses
+
+
+def test_every_service_under_memcheck(start, tmp_path):
+    site = Site(tmp_path)
+    vlog = str(tmp_path / "valgrind.log")
+    wrapper = ["valgrind", "--tool=memcheck", "--error-exitcode=1",
+               "--leak-check=full", "--errors-for-leak-kinds=definite",
+               "--track-fds=no", "--log-file=" + vlog]
+    d = start(full_config(site, echo_extra=""), wrapper=wrapper, timeout=120)
+    check_services(d, site)
+    drive_more(d)
+    d.reload()
+    check_services(d, site)
+    status = d.stop(timeout=120)
+    with open(vlog) as f:
+        report = f.read()
+    assert "ERROR SUMMARY: 0 errors" in report, report[-6000:]
+    assert not re.search(r"definitely lost: [1-9]", report), report[-6000:]
+    assert status == 0, report[-6000:]
