@@ -139,8 +139,22 @@ integration: $(BUILD)/multid
 	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
+# The whole suite again, built with ASan and UBSan into build-sanitize/:
+# every unit test and daemon runs with leak detection, and an integration
+# test fails on any sanitizer report in the daemon's stderr.
 check-sanitize: deps
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined OPT=-O1
+
+# The valgrind pass alone (make check runs it too): memcheck over a daemon
+# with every service (tests/integration/test_valgrind.py).
+.PHONY: check-valgrind
+check-valgrind: deps
+	@command -v valgrind >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" != 0 ]; then echo "check-valgrind needs valgrind (as root: apt-get install valgrind)" >&2; exit 1; fi; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind; }
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory integration SANITIZE= \
+	    PYTEST_ARGS="-k test_valgrind"
 
 # Installs the daemon, its units, man pages and sysusers.d entry, and the
 # production configuration unless one exists already.  With DESTDIR the
