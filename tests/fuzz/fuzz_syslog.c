@@ -3,8 +3,9 @@
  * parsing and escaping, on arbitrary datagrams.
  *
  * Invariants: the records are exactly what an independent split at LF
- * gives (one CR before each LF dropped, empty records skipped), and the
- * scan ends at the end of the datagram; a parsed record has a severity
+ * gives (one CR before each LF, and one at the very end, dropped; empty
+ * records skipped), and the scan ends at the end of the datagram; a
+ * parsed record has a severity
  * 0..7, a facility -1..23 (-1 only without a header), an application
  * name (when found) that is non-empty and lies before the text, and a
  * text that is a suffix of the record, so no word after the header is
@@ -196,7 +197,8 @@ check_line(const char *rec, size_t len)
 }
 
 /* Splits data with syslog_next_record and, independently, by hand; both
- * must give the same records at the same places. */
+ * must give the same records at the same places.  The end of the data
+ * ends a record as an LF does, so a CR just before it goes too. */
 static void
 check_split(const char *data, size_t len)
 {
@@ -213,7 +215,7 @@ check_split(const char *data, size_t len)
 			lf = memchr(data + start, '\n', len - start);
 			end = lf != NULL ? (size_t)(lf - data) : len;
 			n = end - start;
-			if (lf != NULL && n > 0 && data[end - 1] == '\r')
+			if (n > 0 && data[end - 1] == '\r')
 				n--;
 			if (n > 0)
 				break;
@@ -234,7 +236,7 @@ check_split(const char *data, size_t len)
 		size_t end = lf != NULL ? (size_t)(lf - data) : len;
 		size_t n = end - s;
 
-		if (lf != NULL && n > 0 && data[end - 1] == '\r')
+		if (n > 0 && data[end - 1] == '\r')
 			n--;
 		expected += n > 0;
 		s = end + 1;
