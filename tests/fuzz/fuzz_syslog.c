@@ -5,15 +5,14 @@
  * Invariants: the records are exactly what an independent split at LF
  * gives (one CR before each LF, and one at the very end, dropped; empty
  * records skipped), and the scan ends at the end of the datagram; a
- * parsed record has a severity
- * 0..7, a facility -1..23 (-1 only without a header), an application
- * name (when found) that is non-empty and lies before the text, and a
- * text that is a suffix of the record, so no word after the header is
- * ever swallowed; an escaped text is at most four times as long, holds
- * no byte below 0x20 and no 0x7f, is valid UTF-8, leaves valid printable
- * text as it was, and turns back into the input when every "\xNN" is
- * read back (for inputs without a backslash of their own); a composed
- * output line holds exactly one LF, its last byte.
+ * parsed record has a severity 0..7, a facility -1..23 (-1 only without a
+ * header), an application name (when found) that is non-empty and lies
+ * before the text, and a text that is a suffix of the record, so no word
+ * after the header is ever swallowed; an escaped text is at most four
+ * times as long, holds no byte below 0x20 and no 0x7f, is valid UTF-8,
+ * leaves valid printable text as it was, and turns back into the input
+ * when every "\xNN" is read back (for inputs without a backslash of their
+ * own); a composed output line holds exactly one LF, its last byte.
  */
 #include <assert.h>
 #include <stdbool.h>
