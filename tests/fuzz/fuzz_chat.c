@@ -62,6 +62,10 @@
 #define CLIENTS   4                   /* connections at once */
 #define INPUT_MAX 65536               /* unread input kept per client */
 
+/* The fuzzer's own checks: not instrumented for coverage, so the fuzzer
+ * spends its time, and its guidance, on the service's code. */
+#define HARNESS __attribute__((no_sanitize("coverage")))
+
 struct client {
 	struct conn c;                /* its connection (c.data: chat_user) */
 	bool        open;             /* connected */
@@ -84,7 +88,7 @@ client_of(struct conn *c)
 }
 
 /* Length of the well-formed sequence at s (Unicode table 3-7), or 0. */
-static size_t
+HARNESS static size_t
 ref_sequence(const unsigned char *s, size_t len)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
@@ -116,7 +120,7 @@ ref_sequence(const unsigned char *s, size_t len)
 	return n;
 }
 
-static bool
+HARNESS static bool
 ref_valid(const char *s, size_t len)
 {
 	size_t i = 0, n;
@@ -131,7 +135,7 @@ ref_valid(const char *s, size_t len)
 
 /* Text that cannot drive a terminal: valid UTF-8 without ESC, C0 but
  * TAB, DEL or C1 (U+0080..U+009F, encoded C2 80..C2 9F). */
-static void
+HARNESS static void
 check_safe_text(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -145,7 +149,7 @@ check_safe_text(const char *s, size_t len)
 }
 
 /* Everything a client is sent passes here. */
-static int
+HARNESS static int
 offer(struct conn *c, const char *data, size_t len)
 {
 	struct client *cl = client_of(c);
@@ -292,7 +296,7 @@ expect_line(struct client *from, const char *line, size_t len,
 	free(s);
 }
 
-static void
+HARNESS static void
 check_expect(struct client *from, struct expect *e)
 {
 	if (e->invalid) {
@@ -404,7 +408,7 @@ reap(void)
 
 /* ---- the state invariants -------------------------------------------------- */
 
-static size_t
+HARNESS static size_t
 map_count(const struct chat_map *m)
 {
 	size_t n = 0;
@@ -417,7 +421,7 @@ map_count(const struct chat_map *m)
 	return n;
 }
 
-static void
+HARNESS static void
 check_state(struct chat *ch)
 {
 	size_t named = 0, idle = 0;
