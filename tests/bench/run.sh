@@ -159,6 +159,9 @@ ab() {
 	cmds+=("${cur[*]}")
 	local -a vals1=() vals2=() vals3=()
 	ALL_1=""; ALL_2=""; ALL_3=""; ERR_1=0; ERR_2=0; ERR_3=0
+	for k in "${!cmds[@]}"; do
+		echo "$name [$((k + 1))] command: ${cmds[$k]}" >>"$LOG"
+	done
 	for i in $(seq "$RUNS"); do
 		for k in "${!cmds[@]}"; do
 			out=$(eval "${cmds[$k]}" 2>>"$LOG" | tail -1)
