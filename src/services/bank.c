@@ -856,7 +856,9 @@ cmd_open(struct bank_client *cl, int argc, char **argv)
 }
 
 /* A malformed name or secret still goes the whole way (and is denied),
- * so a reply's timing tells nothing about why. */
+ * so a reply's timing tells nothing about why.  A secret OPEN would not
+ * take (longer than 72 bytes, say) can match no account: it leaves the
+ * name out, rather than being cut to a prefix that might match. */
 static enum line_result
 cmd_login(struct bank_client *cl, int argc, char **argv)
 {
@@ -865,7 +867,7 @@ cmd_login(struct bank_client *cl, int argc, char **argv)
 	(void)argc;
 	if ((op = cmd_op(cl, CMD_LOGIN)) == NULL)
 		return LINE_MORE;
-	if (bank_name_ok(argv[1]))
+	if (bank_name_ok(argv[1]) && bank_secret_ok(argv[2]))
 		memcpy(op->name, argv[1], strlen(argv[1]) + 1);
 	bank_take_secret(op, argv[2]);
 	return bank_submit(cl, op);

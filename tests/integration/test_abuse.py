@@ -963,9 +963,6 @@ def test_bank_database_made_read_only_while_running(tmp_path):
         d.kill()
 
 
-@pytest.mark.xfail(strict=True, reason="bank: LOGIN cuts a secret longer "
-                   "than 72 bytes to its first 72 (bank_take_secret), so a "
-                   "wrong secret that starts with the right one logs in")
 def test_bank_login_with_an_overlong_secret_is_denied(full):
     d, site, base = full
     secret = "s" * 72                       # the longest OPEN allows
