@@ -602,7 +602,10 @@ conn_sweep(struct svc *svc, int64_t now)
 
 		switch (c->state) {
 		case CONN_OPEN:
-			if (idle_ms == 0 || now - c->last_input < idle_ms)
+			/* Idle since the last input, or past a deadline the
+			 * service set (a request trickled a byte at a time). */
+			if ((idle_ms == 0 || now - c->last_input < idle_ms) &&
+			    (c->deadline == 0 || now < c->deadline))
 				break;
 			if (c->type->timeout != NULL)
 				c->type->timeout(c);

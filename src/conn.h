@@ -42,6 +42,9 @@ struct conn {
 	size_t                  high_water; /* stop reading above this output */
 	size_t                  hard_cap;   /* drop the client above this */
 	int64_t                 last_input; /* ms of the last input */
+	int64_t                 deadline;   /* ms; the service's own limit
+	                                       (e.g. a whole request), 0 none;
+	                                       passed, it counts as idle */
 	int64_t                 last_progress; /* ms of the last output sent
 	                                       or state change */
 	bool                    paused;     /* the service stopped input */

@@ -954,12 +954,25 @@ http_reject(struct conn *c, int status)
 	http_error(&r, status, NULL);
 }
 
+/* A request must be complete within idle_timeout of its first byte, not
+ * of the last one, or a client trickling a byte at a time would hold the
+ * connection for ever (slowloris). */
+static void
+http_set_deadline(struct conn *c, bool partial)
+{
+	if (!partial)
+		c->deadline = 0;
+	else if (c->deadline == 0 && c->conf->idle_timeout > 0)
+		c->deadline = ev_now(server.loop) + c->conf->idle_timeout * 1000;
+}
+
 static size_t
 http_read(struct conn *c, const char *data, size_t len)
 {
 	const struct http_conf *conf = c->conf->tconf;
 	struct http_conn *hc = c->data;
 	size_t used = 0;
+	bool partial = false;
 
 	/* Past the high-water mark the rest waits: the core offers it again
 	 * once the output has drained. */
@@ -977,8 +990,10 @@ http_read(struct conn *c, const char *data, size_t len)
 		}
 		n = http_parse_request(data + used, len - used,
 		    (size_t)conf->max_request, &req);
-		if (n == 0)
+		if (n == 0) {
+			partial = true;
 			break;
+		}
 		if (n < 0) {
 			http_reject(c, (int)-n);
 			return len;
@@ -989,6 +1004,7 @@ http_read(struct conn *c, const char *data, size_t len)
 		hc->served++;
 		http_handle(c, &req);
 	}
+	http_set_deadline(c, partial);
 	if (c->peer_eof && c->state == CONN_OPEN &&
 	    c->out.pending <= c->high_water)
 		conn_close_after_flush(c);

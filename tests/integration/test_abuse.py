@@ -258,9 +258,6 @@ def http_poller(d, stop, results):
         stop.wait(0.2)
 
 
-@pytest.mark.xfail(strict=True, reason="http: idle_timeout counts from the "
-                   "last byte received, so a request trickled a byte at a "
-                   "time never gets its 408 (conn_sweep uses last_input)")
 def test_slowloris_http(full):
     """200 connections each send a header byte every 100 ms and never end
     the request: each gets 408 once idle_timeout (2 s) has passed since it
