@@ -1211,7 +1211,14 @@ bank_setup(struct bank *b, bool fresh)
 	sqlite3_stmt *s;
 	bool wal;
 
-	if (sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1, &s,
+	/* Exclusive locking before WAL: the WAL index then lives in heap
+	 * memory instead of a memory-mapped -shm file, whose next page
+	 * fault would kill the whole daemon with SIGBUS once the files can
+	 * no longer be written (a disk error, a read-only remount).  The
+	 * daemon is the database's only user; another process cannot open
+	 * it while the bank runs. */
+	if (bank_exec_sql(b, "PRAGMA locking_mode = EXCLUSIVE") != 0 ||
+	    sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1, &s,
 	    NULL) != SQLITE_OK)
 		return -EIO;
 	wal = sqlite3_step(s) == SQLITE_ROW &&
