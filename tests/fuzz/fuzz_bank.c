@@ -309,7 +309,10 @@ ref_expect(const char *line, size_t len, bool logged_in, struct expect *e)
 			e->reply = "ERR bad secret";
 		} else {
 			e->cmd = word == 0 ? CMD_OPEN : CMD_LOGIN;
-			if (ref_name(w[0]))
+			/* LOGIN leaves out the name of a request that can match
+			 * no account (a bad name, or a secret OPEN would refuse),
+			 * so it is denied the whole way, in the same time. */
+			if (ref_name(w[0]) && ref_secret(p))
 				snprintf(e->name, sizeof(e->name), "%s", w[0]);
 			snprintf(e->secret, sizeof(e->secret), "%s", p);
 		}
@@ -426,16 +429,14 @@ on_line(void *ctx, char *line, size_t len)
 		return LINE_MORE;
 	}
 	/* A LOGIN secret longer than any OPEN allows cannot match: bank.c
-	 * may deny it at once or send it down the whole path to be denied
-	 * there (and today it cuts it to its first 72 bytes, so that a wrong
-	 * secret starting with the right one logs in: the integration test
-	 * test_bank_login_with_an_overlong_secret_is_denied shows it).  Here
-	 * it only has to get exactly one answer. */
+	 * may deny it at once, or send it down the whole path without a
+	 * name, to be denied there (a secret cut to a prefix that matches
+	 * must never log in).  Either way it gets exactly one answer. */
 	if (e.cmd == CMD_LOGIN && strlen(e.secret) > BANK_SECRET_MAX) {
 		assert(rec.replies + rec.submits == 1);
 		if (rec.submits == 1) {
 			assert(r == LINE_STOP && (int)rec.op->cmd == CMD_LOGIN);
-			rec.op->name[0] = '\0';      /* no such account: denied */
+			assert(rec.op->name[0] == '\0');
 			complete(s, rec.op);
 		} else {
 			assert(r == LINE_MORE && strncmp(rec.reply, "ERR ", 4) == 0);
