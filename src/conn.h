@@ -52,6 +52,7 @@ struct conn {
 	bool                    peer_eof;   /* the client half-closed */
 	bool                    counted;    /* counted in the limits */
 	bool                    queued;     /* on the flush list */
+	bool                    opening;    /* inside the type's open hook */
 	bool                    replay;     /* buffered input waits for delivery */
 	bool                    rejected;   /* refused by a limit: no hooks */
 	bool                    over_cap;   /* output passed hard_cap: dropping */
