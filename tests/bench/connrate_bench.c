@@ -10,7 +10,8 @@
  * line ending in LF with a time in it; time four bytes within 5 s of the
  * clock; http a 200 status whose body length equals Content-Length.
  *
- * Output, one line:  conn_s=... p50_us=... p99_us=... errors=...
+ * Output, one line:  conn_s=... p50_us=... p99_us=... errors=... total=...
+ * (total: good connections, the warm-up's included).
  */
 #include <ctype.h>
 #include <strings.h>
@@ -37,6 +38,7 @@ static char request[512];
 static size_t reqlen;
 static struct hist lat;
 static uint64_t done, errors, last_errno_count;
+static uint64_t total;              /* good ones, warm-up included */
 
 static int
 check_daytime(const char *p, size_t len)
@@ -126,6 +128,7 @@ slot_finish(int ep, struct slot *s, int ok, int64_t t0, int64_t t1)
 	epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
 	close(s->fd);
 	s->fd = -1;
+	total += ok != 0;
 	if (now >= t0 && now < t1) {
 		if (ok) {
 			done++;
@@ -235,9 +238,10 @@ main(int argc, char **argv)
 	for (int i = 0; i < conc; i++)
 		if (slots[i].fd >= 0)
 			close(slots[i].fd);
-	printf("conn_s=%.0f p50_us=%.1f p99_us=%.1f errors=%llu\n",
+	printf("conn_s=%.0f p50_us=%.1f p99_us=%.1f errors=%llu total=%llu\n",
 	    (double)done / secs, (double)hist_quantile(&lat, 0.5) / 1e3,
-	    (double)hist_quantile(&lat, 0.99) / 1e3, (unsigned long long)errors);
+	    (double)hist_quantile(&lat, 0.99) / 1e3, (unsigned long long)errors,
+	    (unsigned long long)total);
 	if (errors)
 		fprintf(stderr, "connrate_bench: %llu failed connections "
 		    "(%llu could not start)\n", (unsigned long long)errors,

@@ -311,7 +311,8 @@ service daytime
 EOF
 	xinetd -f "$TMP/xinetd.conf" -dontfork -pidfile "$TMP/xinetd.pid" \
 	    2>"$TMP/xinetd.err" &
-	PIDS+=($!)
+	XPID=$!
+	PIDS+=("$XPID")
 	wait_port "$X_DAYTIME" || { say "xinetd did not start: $(head -3 "$TMP/xinetd.err")"; X_DAYTIME=""; }
 else
 	say "xinetd not installed (make bench-deps): its rows are skipped"
@@ -347,7 +348,8 @@ http {
 }
 EOF
 	nginx -c "$TMP/nginx.conf" -e "$TMP/nginx/error.log" 2>"$TMP/nginx.err" &
-	PIDS+=($!)
+	NPID=$!
+	PIDS+=("$NPID")
 	wait_port "$N_HTTP" || { say "nginx did not start: $(head -3 "$TMP/nginx.err")"; N_HTTP=""; }
 else
 	say "nginx not installed (make bench-deps): its rows are skipped"
@@ -416,15 +418,38 @@ if want udp && time_left "UDP echo"; then
 fi
 
 # --- connection rate -----------------------------------------------------
+# CPU ticks a process and its children (nginx's worker) have used.
+cpu_ticks() {
+	local pid t=0 x
+	for pid in "$1" $(pgrep -P "$1"); do
+		x=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat" 2>/dev/null)
+		t=$((t + ${x:-0}))
+	done
+	echo "$t"
+}
+# with_cpu PID CMD...: CMD's line plus the server's CPU time per
+# connection (all connections, the warm-up's too), srv_us.  The load
+# generator fills one CPU by itself at these rates, so the connection
+# rate alone says little about the server's own cost.
+with_cpu() {
+	local pid=$1 a b out
+	shift
+	a=$(cpu_ticks "$pid")
+	out=$("$@" | tail -1)
+	b=$(cpu_ticks "$pid")
+	echo "$out $(awk -v t=$((b - a)) -v hz="$(getconf CLK_TCK)" -v n="$(field total "$out")" \
+	    'BEGIN { if (n > 0) printf "srv_us=%.1f", t * 1e6 / hz / n }')"
+}
+
 if want connrate && time_left "connection rate"; then
-	cmds=($TO "$BIN/connrate_bench" -a "127.0.0.1:$M_DAYTIME" -m daytime -c 10 $W)
+	cmds=(with_cpu $MPID $TO "$BIN/connrate_bench" -a "127.0.0.1:$M_DAYTIME" -m daytime -c 10 $W)
 	names="multid"
 	if [ -n "$X_DAYTIME" ]; then
-		cmds+=(-- $TO "$BIN/connrate_bench" -a "127.0.0.1:$X_DAYTIME" -m daytime -c 10 $W)
+		cmds+=(-- with_cpu $XPID $TO "$BIN/connrate_bench" -a "127.0.0.1:$X_DAYTIME" -m daytime -c 10 $W)
 		names+=" / xinetd"
 	fi
 	if [ -n "$N_HTTP" ]; then
-		cmds+=(-- $TO "$BIN/connrate_bench" -a "127.0.0.1:$N_HTTP" -m http -P /tiny.txt -c 10 $W)
+		cmds+=(-- with_cpu $NPID $TO "$BIN/connrate_bench" -a "127.0.0.1:$N_HTTP" -m http -P /tiny.txt -c 10 $W)
 		names+=" / nginx HTTP/1.0 tiny file"
 	fi
 	say "daytime, 10 concurrent connections: $names"
@@ -434,6 +459,10 @@ if want connrate && time_left "connection rate"; then
 		r=$(ratio "$MED_1" "$MED_2")
 		row "daytime 10 concurrent (conn/s)$(errnote $ERR_1)" "$(fmt "$MED_1")" \
 		    "$(fmt "$MED_2") xinetd$(errnote $ERR_2)" "$r" ">= 1.3" "$(yesno ge "$r" 1.3)"
+		s1=$(med_of "$ALL_1" srv_us)
+		s2=$(med_of "$ALL_2" srv_us)
+		row "  server CPU per connection (us)" "$(fmt "$s1")" "$(fmt "$s2") xinetd" \
+		    "$(ratio "$s1" "$s2")" "-" "-"
 		k=3
 	else
 		row "daytime 10 concurrent (conn/s)" "$(fmt "$MED_1")" "xinetd missing" "-" ">= 1.3" "skipped"
@@ -443,6 +472,10 @@ if want connrate && time_left "connection rate"; then
 		r=$(ratio "$MED_1" "${!med}")
 		row "daytime vs HTTP/1.0 GET tiny file (conn/s)" "$(fmt "$MED_1")" \
 		    "$(fmt "${!med}") nginx$(errnote ${!err})" "$r" ">= 1.05" "$(yesno ge "$r" 1.05)"
+		all=ALL_$k
+		s3=$(med_of "${!all}" srv_us)
+		row "  server CPU per connection (us)" "$(fmt "$(med_of "$ALL_1" srv_us)")" "$(fmt "$s3") nginx" \
+		    "$(ratio "$(med_of "$ALL_1" srv_us)" "$s3")" "-" "-"
 	else
 		row "daytime vs HTTP/1.0 GET tiny file (conn/s)" "$(fmt "$MED_1")" "nginx missing" "-" ">= 1.05" "skipped"
 	fi
