@@ -66,6 +66,8 @@
  * spends its time, and its guidance, on the service's code. */
 #define HARNESS __attribute__((no_sanitize("coverage")))
 
+#include "fuzz_utf8_ref.h"
+
 struct client {
 	struct conn c;                /* its connection (c.data: chat_user) */
 	bool        open;             /* connected */
@@ -85,52 +87,6 @@ static struct client *
 client_of(struct conn *c)
 {
 	return (struct client *)((char *)c - offsetof(struct client, c));
-}
-
-/* Length of the well-formed sequence at s (Unicode table 3-7), or 0. */
-HARNESS static size_t
-ref_sequence(const unsigned char *s, size_t len)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-HARNESS static bool
-ref_valid(const char *s, size_t len)
-{
-	size_t i = 0, n;
-
-	while (i < len) {
-		if ((n = ref_sequence((const unsigned char *)s + i, len - i)) == 0)
-			return false;
-		i += n;
-	}
-	return true;
 }
 
 /* Text that cannot drive a terminal: valid UTF-8 without ESC, C0 but

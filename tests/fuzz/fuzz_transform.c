@@ -45,6 +45,7 @@
 
 #include "line.h"
 #include "utf8.h"
+#include "fuzz_utf8_ref.h"
 
 #define OUT_MAX (1 << 20)             /* recorded output, bytes */
 
@@ -92,39 +93,6 @@ fuzz_dgram_reply(struct dgram *d, const void *data, size_t len)
 }
 
 /* ---- references, written without utf8.c ------------------------------ */
-
-/* Length of the well-formed sequence at s (Unicode table 3-7), or 0. */
-static size_t
-ref_sequence(const unsigned char *s, size_t len)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 /* Code points in s, or -1 when it is not valid UTF-8. */
 static long
