@@ -603,10 +603,10 @@ def check_acknowledged(db, names, results):
     return accounts
 
 
-def test_kill_during_load_loses_nothing_acknowledged(start, tmp_path):
-    db = str(tmp_path / "bank.db")
-    d = start(bank_config(db))
-    names = ["c%d" % i for i in range(8)]
+def load_then_stop(d, names, seconds, stop_daemon):
+    """Opens names with 100.00 each, runs run_load for each of them for
+    seconds, then calls stop_daemon(); returns every client's
+    acknowledged operations."""
     setup = Client(d)
     for n in names:
         assert setup.cmd("OPEN %s sesame" % n) == "OK opened " + n
@@ -622,12 +622,24 @@ def test_kill_during_load_loses_nothing_acknowledged(start, tmp_path):
                for i in range(len(names))]
     for t in threads:
         t.start()
-    time.sleep(1.5)
-    d.signal(signal.SIGKILL)
-    d.proc.wait()
+    time.sleep(seconds)
+    stop_daemon()
     stop.set()
     for t in threads:
         t.join(10)
+    return results
+
+
+def test_kill_during_load_loses_nothing_acknowledged(start, tmp_path):
+    db = str(tmp_path / "bank.db")
+    d = start(bank_config(db))
+    names = ["c%d" % i for i in range(8)]
+
+    def kill():
+        d.signal(signal.SIGKILL)
+        d.proc.wait()
+
+    results = load_then_stop(d, names, 1.5, kill)
     assert sum(len(r) for r in results) > 100, "too little load to judge"
     accounts = check_acknowledged(db, names, results)
     # The daemon starts again on the file it left and sees the same state.
@@ -643,27 +655,12 @@ def test_graceful_stop_commits_pending_writes(start, tmp_path):
     db = str(tmp_path / "bank.db")
     d = start(bank_config(db))
     names = ["g%d" % i for i in range(6)]
-    setup = Client(d)
-    for n in names:
-        assert setup.cmd("OPEN %s sesame" % n) == "OK opened " + n
-        assert setup.cmd("DEPOSIT 100") == "OK 100.00"
-    setup.close()
-    stop = threading.Event()
-    results = [None] * len(names)
 
-    def client(i):
-        results[i] = run_load(d, names, stop, i)
+    def terminate():
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(15) == 0
 
-    threads = [threading.Thread(target=client, args=(i,))
-               for i in range(len(names))]
-    for t in threads:
-        t.start()
-    time.sleep(0.8)
-    d.signal(signal.SIGTERM)
-    assert d.proc.wait(15) == 0
-    stop.set()
-    for t in threads:
-        t.join(10)
+    results = load_then_stop(d, names, 0.8, terminate)
     assert sum(len(r) for r in results) > 50
     assert not os.path.exists(db + "-wal")     # the database was closed
     check_acknowledged(db, names, results)
