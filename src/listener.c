@@ -24,6 +24,7 @@
 #define UDP_DRAIN_BATCHES 1024       /* batches read at most when stopping */
 #define REPLY_ARENA    (256 * 1024)   /* bytes of replies per batch */
 #define LISTEN_BACKLOG 4096           /* the kernel caps it at somaxconn */
+#define UDP_RCVBUF     (1 << 20)      /* receive buffer asked for UDP */
 
 /* Receive buffers for one batch, shared by every UDP listener. */
 static char               udp_bufs[UDP_BATCH][UDP_MAX];
@@ -44,6 +45,21 @@ static struct {
 
 static void listener_on_accept(struct ev_loop *, int, void *, int);
 static void listener_on_datagram(struct ev_loop *, int, void *, int);
+
+/* A burst of datagrams waits in the socket's receive buffer while the
+ * reactor is busy elsewhere, and the kernel's default (about 200 KiB of
+ * accounted memory, a few hundred small datagrams) overflows first.
+ * SO_RCVBUFFORCE may pass net.core.rmem_max while we are still root;
+ * otherwise SO_RCVBUF raises it as far as rmem_max allows.  Sockets
+ * handed over by systemd keep what their unit set (ReceiveBuffer=). */
+static void
+listener_set_rcvbuf(int fd)
+{
+	int want = UDP_RCVBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+}
 
 /* Creates, configures and binds a socket for la.  '*' is a dual-stack
  * IPv6 socket, or plain 0.0.0.0 on a kernel without IPv6. */
@@ -74,6 +90,8 @@ listener_bind(const struct listen_addr *la, char *err, size_t errlen)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
 	if (la->proto == PROTO_TCP)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (la->proto == PROTO_UDP)
+		listener_set_rcvbuf(fd);
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) != 0 ||
 	    (la->proto == PROTO_TCP && listen(fd, LISTEN_BACKLOG) != 0)) {
 		snprintf(err, errlen, "%s", strerror(errno));

@@ -3,6 +3,7 @@ sockets, IPv4 and IPv6."""
 import calendar
 import os
 import re
+import signal
 import socket
 import struct
 import time
@@ -74,6 +75,28 @@ def test_echo_udp(d):
                 data = os.urandom(size)
                 u.send(data)
                 assert u.recv(65536) == data
+
+
+def test_echo_udp_burst_while_busy_is_not_lost(d):
+    """A burst that arrives while the reactor is not reading waits in the
+    socket's receive buffer: 1,200 small datagrams (several times what
+    the kernel's default buffer holds) all come back."""
+    clients = [d.udp("echo") for _ in range(12)]
+    try:
+        d.signal(signal.SIGSTOP)
+        try:
+            for u in clients:
+                for i in range(100):
+                    u.send(b"%04d" % i + b"." * 60)
+            time.sleep(0.2)
+        finally:
+            d.signal(signal.SIGCONT)
+        for u in clients:
+            got = sorted(u.recv(65536) for _ in range(100))
+            assert got == [b"%04d" % i + b"." * 60 for i in range(100)]
+    finally:
+        for u in clients:
+            u.close()
 
 
 def test_discard(d):
