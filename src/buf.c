@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "buf.h"
@@ -353,9 +354,10 @@ outq_send_file(struct outq *q, int fd)
 }
 
 ssize_t
-outq_write(struct outq *q, int fd)
+outq_write(struct outq *q, int fd, bool last)
 {
 	struct iovec iov[OUTQ_IOV_MAX];
+	struct msghdr msg = { .msg_iov = iov };
 	int cnt = 0;
 	ssize_t n;
 
@@ -376,7 +378,8 @@ outq_write(struct outq *q, int fd)
 		outq_advance(q, 0);
 		return 0;
 	}
-	n = writev(fd, iov, cnt);
+	msg.msg_iovlen = (size_t)cnt;
+	n = sendmsg(fd, &msg, MSG_NOSIGNAL | (last ? MSG_MORE : 0));
 	if (n < 0)
 		return -errno;
 	outq_advance(q, (size_t)n);

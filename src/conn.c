@@ -462,8 +462,13 @@ conn_flush(struct conn *c)
 	if (c->state == CONN_OPEN && c->type->writable != NULL &&
 	    c->out.pending < c->high_water / 2)
 		c->type->writable(c);
+	/* Nothing follows the queue of a draining connection but the FIN,
+	 * which then rides on the last data segment: one packet and one
+	 * wake-up of the client fewer per one-shot reply. */
+	bool last = c->state == CONN_DRAINING && !c->paused;
+
 	while (c->out.pending > 0 && sent < CONN_WRITE_BURST) {
-		ssize_t n = outq_write(&c->out, c->fd);
+		ssize_t n = outq_write(&c->out, c->fd, last);
 		if (n == -EAGAIN || n == -EINTR)
 			break;
 		if (n < 0) {

@@ -142,6 +142,22 @@ def test_daytime_tcp(d):
     assert time.strftime("%Y") in line
 
 
+def segments_received(s):
+    """tcpi_segs_in of struct tcp_info (linux/tcp.h): segments this end
+    has received, the SYN-ACK included."""
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return struct.unpack_from("I", info, 140)[0]
+
+
+@pytest.mark.parametrize("name", ["daytime", "time"])
+def test_one_shot_reply_and_fin_share_a_segment(d, name):
+    """The reply and the FIN come in one segment after the SYN-ACK: the
+    client is woken once, and the connection costs a packet less."""
+    with d.connect(name) as s:
+        data = recv_all(s)
+        assert data
+        assert segments_received(s) == 2
+
 def test_daytime_udp(d):
     with d.udp("daytime") as u:
         u.send(b"\n")

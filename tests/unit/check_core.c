@@ -322,7 +322,7 @@ START_TEST(outq_mixed)
 	outq_printf(&q, "%d-%s", 42, "x");
 	rbuf_unref(rb);                           /* the queue holds one */
 	ck_assert_uint_eq(q.pending, 1 + 6 + 4);
-	n = outq_write(&q, sv[0]);
+	n = outq_write(&q, sv[0], false);
 	ck_assert_int_eq(n, 11);
 	ck_assert_uint_eq(q.pending, 0);
 	ck_assert_int_eq(read(sv[1], got, sizeof(got)), 11);
@@ -349,7 +349,7 @@ START_TEST(outq_large_partial)
 		outq_append(&q, big + off, off + 1000 > total ? total - off : 1000);
 	ck_assert_uint_eq(q.pending, total);
 	while (rcvd < total) {
-		ssize_t n = outq_write(&q, sv[0]);
+		ssize_t n = outq_write(&q, sv[0], false);
 		if (n > 0)
 			sent += (size_t)n;
 		while ((n = read(sv[1], chunk, sizeof(chunk))) > 0) {
