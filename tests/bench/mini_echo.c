@@ -7,12 +7,16 @@
  *   mini_echo [-a HOST] [-p PORT]
  *
  * Prints "mini_echo listening on tcp://HOST:PORT" and the same for udp
- * (PORT 0 takes a free port; both get the same one when they can), then
- * serves until SIGTERM or SIGINT.
+ * (PORT 0 takes a free port; both get the same one when they can), and
+ * "mini_echo listening on daytime://HOST:PORT" for a TCP daytime on a free
+ * port, then serves until SIGTERM or SIGINT.
  *
  * TCP: read, then write the same bytes at once; what the socket will not
  * take is kept and the connection is not read until it is sent
- * (backpressure).  UDP: recvmmsg a batch, sendmmsg it back.
+ * (backpressure).  UDP: recvmmsg a batch, sendmmsg it back.  daytime:
+ * accept, one send of the ctime line, close; the least a server can do
+ * per connection, so its connection rate is the practical limit of the
+ * machine together with the load generator.
  */
 #include <signal.h>
 #include <sys/epoll.h>
@@ -142,6 +146,30 @@ accept_all(int ep, int lfd)
 	}
 }
 
+/* Answers every pending connection with the time and closes it. */
+static void
+daytime_all(int lfd)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		char line[64];
+		time_t now = time(NULL);
+		struct tm tm;
+		size_t n;
+
+		if (fd < 0)
+			return;
+		localtime_r(&now, &tm);
+		n = strftime(line, sizeof(line) - 2, "%a %b %e %H:%M:%S %Y", &tm);
+		memcpy(line + n, "\r\n", 2);
+		/* MSG_MORE: the FIN of the close rides on the line. */
+		if (send(fd, line, n + 2, MSG_MORE | MSG_NOSIGNAL) < 0) {
+			/* the client went away: nothing to answer */
+		}
+		close(fd);
+	}
+}
+
 static void
 udp_echo(int ufd)
 {
@@ -179,8 +207,8 @@ main(int argc, char **argv)
 	struct sockaddr_in got;
 	socklen_t gl = sizeof(got);
 	const char *host = "127.0.0.1";
-	int port = 0, opt, tfd, ufd, ep;
-	static int tmark, umark;   /* epoll tags of the two listeners */
+	int port = 0, opt, tfd, ufd, dfd, ep;
+	static int tmark, umark, dmark;   /* epoll tags of the listeners */
 
 	while ((opt = getopt(argc, argv, "a:p:")) != -1) {
 		if (opt == 'a')
@@ -210,6 +238,13 @@ main(int argc, char **argv)
 	getsockname(ufd, (struct sockaddr *)&got, &gl);
 	fprintf(stderr, "mini_echo listening on udp://%s:%d\n", host,
 	    ntohs(got.sin_port));
+	sin.sin_port = 0;
+	if ((dfd = bind_socket(SOCK_STREAM, &sin)) < 0)
+		bench_die("mini_echo: daytime");
+	gl = sizeof(got);
+	getsockname(dfd, (struct sockaddr *)&got, &gl);
+	fprintf(stderr, "mini_echo listening on daytime://%s:%d\n", host,
+	    ntohs(got.sin_port));
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -218,6 +253,8 @@ main(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	ev.data.ptr = &umark;
 	epoll_ctl(ep, EPOLL_CTL_ADD, ufd, &ev);
+	ev.data.ptr = &dmark;
+	epoll_ctl(ep, EPOLL_CTL_ADD, dfd, &ev);
 	while (!stopping) {
 		struct epoll_event evs[512];
 		int n = epoll_wait(ep, evs, 512, 200);
@@ -229,6 +266,8 @@ main(int argc, char **argv)
 				accept_all(ep, tfd);
 			else if (p == &umark)
 				udp_echo(ufd);
+			else if (p == &dmark)
+				daytime_all(dfd);
 			else if (client_event(ep, p, evs[i].events) != 0)
 				client_free(p);
 		}
