@@ -50,6 +50,9 @@ close_reason_text(enum close_reason why)
 	return text[why];
 }
 
+/* Time one conn_flush_all may take before the loop looks for input. */
+#define FLUSH_SLICE_US 200
+
 static void conn_event(struct ev_loop *loop, int fd, void *data, int mask);
 static void conn_flush(struct conn *c);
 
@@ -60,8 +63,12 @@ conn_queue(struct conn *c)
 	if (c->queued)
 		return;
 	c->queued = true;
-	c->flush_next = server.flush_list;
-	server.flush_list = c;
+	c->flush_next = NULL;
+	if (server.flush_tail != NULL)
+		server.flush_tail->flush_next = c;
+	else
+		server.flush_list = c;
+	server.flush_tail = c;
 }
 
 /* Registers read interest unless input is stopped for a reason. */
@@ -410,8 +417,19 @@ conn_on_eof(struct conn *c)
 static void
 conn_on_readable(struct conn *c)
 {
-	ssize_t n = recv(c->fd, conn_scratch, sizeof(conn_scratch), 0);
+	ssize_t n;
 
+	/* Input kept while the connection was paused comes before anything
+	 * newer, the end of input included; its replay may still be waiting
+	 * on the flush list.  If it pauses the connection again, the socket
+	 * is read once the connection resumes. */
+	if (c->replay && conn_accepts_input(c)) {
+		c->replay = false;
+		conn_deliver(c, NULL, 0);
+		if (!conn_accepts_input(c))
+			return;
+	}
+	n = recv(c->fd, conn_scratch, sizeof(conn_scratch), 0);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			conn_close(c, CLOSE_PEER);
@@ -557,28 +575,36 @@ conn_event(struct ev_loop *loop, int fd, void *data, int mask)
 		conn_flush(c);
 }
 
+/* Flushes queued connections in the order they were queued, for one time
+ * slice.  What is left waits for the next iteration, which first takes the
+ * events that came meanwhile: a chat line read then is appended to every
+ * receiver still waiting its turn, so it goes out in this round of the
+ * fan-out rather than after it.  A connection queued again goes to the
+ * back, so all are served in turn. */
 void
 conn_flush_all(void)
 {
-	while (server.flush_list != NULL) {
-		struct conn *list = server.flush_list;
+	int64_t until = ev_clock_us() + FLUSH_SLICE_US;
+	struct conn *c;
 
-		server.flush_list = NULL;
-		while (list != NULL) {
-			struct conn *c = list;
-
-			list = c->flush_next;
-			c->queued = false;
+	while ((c = server.flush_list) != NULL) {
+		if (ev_clock_us() >= until) {
+			ev_no_wait(server.loop);
+			return;
+		}
+		server.flush_list = c->flush_next;
+		if (server.flush_list == NULL)
+			server.flush_tail = NULL;
+		c->queued = false;
+		if (c->state == CONN_CLOSED)
+			continue;
+		if (c->replay && conn_accepts_input(c)) {
+			c->replay = false;
+			conn_deliver(c, NULL, 0);
 			if (c->state == CONN_CLOSED)
 				continue;
-			if (c->replay && conn_accepts_input(c)) {
-				c->replay = false;
-				conn_deliver(c, NULL, 0);
-				if (c->state == CONN_CLOSED)
-					continue;
-			}
-			conn_flush(c);
 		}
+		conn_flush(c);
 	}
 }
 
@@ -603,12 +629,30 @@ conn_free(struct conn *c)
 }
 
 void
+conn_unqueue_all(void)
+{
+	while (server.flush_list != NULL) {
+		server.flush_list->queued = false;
+		server.flush_list = server.flush_list->flush_next;
+	}
+	server.flush_tail = NULL;
+}
+
+/* Frees closed connections; one still on the flush list (its time slice
+ * ran out first) waits for a later call. */
+void
 conn_reap_all(void)
 {
-	while (server.reap_list != NULL) {
-		struct conn *c = server.reap_list;
+	struct conn **p = &server.reap_list;
 
-		server.reap_list = c->reap_next;
+	while (*p != NULL) {
+		struct conn *c = *p;
+
+		if (c->queued) {
+			p = &c->reap_next;
+			continue;
+		}
+		*p = c->reap_next;
 		conn_free(c);
 	}
 }

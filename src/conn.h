@@ -104,6 +104,8 @@ void conn_reject(struct svc *svc, int fd, const struct sockaddr *peer,
 
 /* Called by the server's before-sleep hook and sweep timer. */
 void conn_flush_all(void);
+/* Empties the flush list without sending (the daemon is exiting). */
+void conn_unqueue_all(void);
 void conn_reap_all(void);
 /* Closes the service's connections that are idle or stuck past their
  * deadline. */

@@ -47,6 +47,7 @@ struct ev_loop {
 	long long        next_timer;  /* last id handed out */
 	struct ev_hook  *hooks;       /* before-sleep hooks */
 	int              stop;        /* ev_stop() was called */
+	int              no_wait;     /* ev_no_wait() was called */
 	int64_t          now;         /* cached monotonic ms */
 	void            *backend;     /* struct ev_backend */
 };
@@ -60,6 +61,15 @@ ev_clock_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+ev_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 struct ev_loop *
@@ -196,6 +206,12 @@ ev_before_sleep(struct ev_loop *loop, ev_hook_proc *proc, void *data)
 }
 
 void
+ev_no_wait(struct ev_loop *loop)
+{
+	loop->no_wait = 1;
+}
+
+void
 ev_stop(struct ev_loop *loop)
 {
 	loop->stop = 1;
@@ -269,7 +285,9 @@ ev_run(struct ev_loop *loop)
 			h->proc(loop, h->data);
 		if (loop->stop)
 			break;
-		loop->nfired = ev_backend_poll(loop, ev_timeout(loop));
+		loop->nfired = ev_backend_poll(loop,
+		    loop->no_wait ? 0 : ev_timeout(loop));
+		loop->no_wait = 0;
 		loop->now = ev_clock_ms();
 		ev_run_files(loop);
 		ev_run_timers(loop);

@@ -44,6 +44,10 @@ void ev_timer_del(struct ev_loop *loop, long long id);
 /* Adds a before-sleep hook; hooks run in the order they were added. */
 int ev_before_sleep(struct ev_loop *loop, ev_hook_proc *proc, void *data);
 
+/* The next wait does not sleep: a hook left work for the next iteration
+ * and wants the events that came meanwhile handled first. */
+void ev_no_wait(struct ev_loop *loop);
+
 /* Runs until ev_stop(); ev_stop() may be called from any callback. */
 void ev_run(struct ev_loop *loop);
 void ev_stop(struct ev_loop *loop);
@@ -52,5 +56,7 @@ void ev_stop(struct ev_loop *loop);
 int64_t ev_now(const struct ev_loop *loop);
 /* Monotonic time in milliseconds, read from the clock now. */
 int64_t ev_clock_ms(void);
+/* Monotonic time in microseconds, read from the clock now. */
+int64_t ev_clock_us(void);
 
 #endif

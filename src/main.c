@@ -458,6 +458,7 @@ main(int argc, char **argv)
 	ev_run(server.loop);
 
 	services_stop_all();
+	conn_unqueue_all();
 	conn_reap_all();
 	services_reap();
 	log_notice("stopped");

@@ -19,7 +19,8 @@ struct server {
 	struct svc         *dying;          /* removed, waiting for their conns */
 	unsigned            nconns;         /* TCP connections in the limits */
 	long                max_connections;/* daemon limit after the fd limit */
-	struct conn        *flush_list;     /* connections with output queued */
+	struct conn        *flush_list;     /* connections with output queued, */
+	struct conn        *flush_tail;     /*   first come first flushed */
 	struct conn        *reap_list;      /* closed, waiting to be freed */
 	int                 reserve_fd;     /* spare fd for EMFILE (libuv trick) */
 	bool                stopping;       /* shutdown in progress */

@@ -1,7 +1,7 @@
 /*
  * check_core.c - unit tests of the core's pure parts: listen URIs, CIDR
- * matching, line framing with telnet IAC, output queues and configuration
- * validation.
+ * matching, line framing with telnet IAC, output queues, configuration
+ * validation and the reactor's loop control.
  */
 #include <check.h>
 #include <stdio.h>
@@ -14,7 +14,52 @@
 #include "addr.h"
 #include "buf.h"
 #include "cfg.h"
+#include "ev.h"
 #include "line.h"
+
+/* --- reactor --------------------------------------------------------- */
+
+static int hook_runs;
+
+static void
+hook_busy_for_five(struct ev_loop *loop, void *data)
+{
+	(void)data;
+	if (++hook_runs < 5)
+		ev_no_wait(loop);
+	else
+		ev_stop(loop);
+}
+
+static long
+timer_never(struct ev_loop *loop, long long id, void *data)
+{
+	(void)loop;
+	(void)id;
+	*(int *)data = 1;
+	return -1;
+}
+
+/* A hook that leaves work asks for the next wait not to sleep: with only
+ * a timer a minute away, five iterations run at once. */
+START_TEST(ev_no_wait_skips_the_sleep)
+{
+	struct ev_loop *loop = ev_create(64);
+	int fired = 0;
+	int64_t t0 = ev_clock_ms();
+
+	ck_assert_ptr_nonnull(loop);
+	hook_runs = 0;
+	ck_assert_int_gt(ev_timer_add(loop, 60000, timer_never, &fired), 0);
+	ck_assert_int_eq(ev_before_sleep(loop, hook_busy_for_five, NULL), 0);
+	ev_run(loop);
+	ck_assert_int_eq(hook_runs, 5);
+	ck_assert_int_eq(fired, 0);
+	ck_assert_int_lt(ev_clock_ms() - t0, 30000);
+	ck_assert_int_le(ev_clock_us() / 1000 - ev_clock_ms(), 1);
+	ev_destroy(loop);
+}
+END_TEST
 
 /* --- listen URIs ------------------------------------------------------ */
 
@@ -563,6 +608,11 @@ core_suite(void)
 	tcase_add_test(t, cidr_errors);
 	tcase_add_test(t, addr_texts);
 	suite_add_tcase(s, t);
+	t = tcase_create("ev");
+	tcase_add_test(t, ev_no_wait_skips_the_sleep);
+	tcase_set_timeout(t, 60);
+	suite_add_tcase(s, t);
+
 	t = tcase_create("line");
 	tcase_add_test(t, line_basic);
 	tcase_add_test(t, line_telnet_iac);
