@@ -99,3 +99,16 @@ log_always(int level, const char *fmt, ...)
 	log_write(level, NULL, fmt, ap);
 	va_end(ap);
 }
+
+bool
+log_limit_pass(struct log_limit *l, int64_t now_ms, unsigned long *held)
+{
+	if (l->last_ms != 0 && now_ms - l->last_ms < 1000) {
+		l->held++;
+		return false;
+	}
+	*held = l->held;
+	l->held = 0;
+	l->last_ms = now_ms;
+	return true;
+}

@@ -8,6 +8,8 @@
 #define MULTID_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "cfg.h"
 
@@ -20,6 +22,16 @@ void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
  * scripts read, such as "NAME listening on ..."). */
 void log_always(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* At most one line a second for errors that repeat (a failing disk under
+ * load would otherwise write one per request). */
+struct log_limit {
+	int64_t       last_ms;        /* when a line last passed */
+	unsigned long held;           /* lines held back since */
+};
+/* True when a line may be written at now_ms; *held then tells how many
+ * were held back before it. */
+bool log_limit_pass(struct log_limit *l, int64_t now_ms, unsigned long *held);
 
 #define log_error(...)   log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)

@@ -37,6 +37,7 @@
 #include <sqlite3.h>
 
 #include "../conn.h"
+#include "../log.h"
 #include "../server.h"
 #include "../worker.h"
 #include "bank_amount.h"
@@ -143,6 +144,7 @@ struct bank {
 	struct worker  *hasher;           /* the yescrypt threads */
 	atomic_uint_least64_t commits;    /* durable commits so far */
 	bool            stopping;         /* the stop hook has begun */
+	struct log_limit errors;          /* failed steps' log lines */
 	char            dummy[CRYPT_GENSALT_OUTPUT_SIZE]; /* a setting hashed
 	                                     for unknown names */
 };
@@ -721,7 +723,15 @@ bank_op_done(struct worker_job *job)
 
 	b->svc->stats.custom[BANK_COUNTER_COMMITS] = atomic_load(&b->commits);
 	if (op->error[0] != '\0') {
-		svc_log(b->svc, LOG_LVL_ERROR, "%s", op->error);
+		unsigned long held;
+
+		if (!log_limit_pass(&b->errors, ev_now(server.loop), &held))
+			;       /* counted, told with the next line */
+		else if (held > 0)
+			svc_log(b->svc, LOG_LVL_ERROR, "%s (and %lu more errors "
+			    "not logged)", op->error, held);
+		else
+			svc_log(b->svc, LOG_LVL_ERROR, "%s", op->error);
 		op->error[0] = '\0';
 	}
 	if (cl == NULL) {
