@@ -4,7 +4,6 @@ secrets kept only as hashes, group commit, and that hashing never stalls
 the other services."""
 import os
 import random
-import re
 import signal
 import socket
 import sqlite3
@@ -14,105 +13,9 @@ import urllib.request
 
 import pytest
 
-from multid import config, recv_all, run_multid, service
-
-HISTORY_RE = re.compile(
-    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
-    r"(deposit|withdraw|transfer-in|transfer-out) \d+\.\d\d \d+\.\d\d"
-    r"( [A-Za-z][A-Za-z0-9_-]*)?$")
-SIGN = {"deposit": 1, "transfer-in": 1, "withdraw": -1, "transfer-out": -1}
-
-
-def bank_config(db, extra="", more=()):
-    return config(service("bank", "bank", ["tcp://127.0.0.1:0"],
-                          'database = "%s"; %s' % (db, extra)), *more)
-
-
-class Client:
-    """One line-based connection to the bank."""
-
-    def __init__(self, d, timeout=10):
-        self.s = d.connect("bank", timeout=timeout)
-        self.f = self.s.makefile("rb")
-
-    def line(self):
-        raw = self.f.readline()
-        assert raw.endswith(b"\r\n"), "reply %r does not end with CRLF" % raw
-        return raw[:-2].decode()
-
-    def send(self, text):
-        self.s.sendall(text.encode() + b"\n")
-
-    def cmd(self, text):
-        self.send(text)
-        return self.line()
-
-    def history(self, arg=""):
-        head = self.cmd(("HISTORY " + arg).strip())
-        assert re.match(r"^OK \d+$", head), head
-        lines = [self.line() for _ in range(int(head.split()[1]))]
-        for l in lines:
-            assert HISTORY_RE.match(l), l
-        return lines
-
-    def closed(self):
-        return self.f.read() == b""
-
-    def close(self):
-        self.f.close()
-        self.s.close()
-
-
-def cents(text):
-    whole, frac = text.split(".")
-    return int(whole) * 100 + int(frac)
-
-
-def db_rows(path):
-    con = sqlite3.connect(path)
-    try:
-        accounts = {name: (aid, bal) for aid, name, bal in con.execute(
-            "SELECT id, name, balance FROM accounts")}
-        history = con.execute(
-            "SELECT id, account, kind, amount, balance, other FROM history "
-            "ORDER BY id").fetchall()
-    finally:
-        con.close()
-    return accounts, history
-
-
-def check_invariants(path):
-    """No negative balance; every balance is the sum of its history, and
-    its last history line shows it; every transfer-out is followed by its
-    transfer-in.  Returns (accounts, history)."""
-    accounts, history = db_rows(path)
-    names = {aid: name for name, (aid, _) in accounts.items()}
-    sums = {aid: 0 for aid in names}
-    last = {}
-    for hid, acc, kind, amount, bal, other in history:
-        assert amount > 0
-        sums[acc] += SIGN[kind] * amount
-        assert sums[acc] == bal, "history line %d: running sum %d != %d" % (
-            hid, sums[acc], bal)
-        last[acc] = bal
-    for name, (aid, bal) in accounts.items():
-        assert bal >= 0, name
-        assert sums[aid] == bal, "%s: history sums to %d, balance %d" % (
-            name, sums[aid], bal)
-    byid = {h[0]: h for h in history}
-    ins = 0
-    for hid, acc, kind, amount, bal, other in history:
-        if kind == "transfer-in":
-            ins += 1
-        if kind != "transfer-out":
-            continue
-        pair = byid.get(hid + 1)
-        assert pair is not None and pair[2] == "transfer-in", hid
-        assert pair[3] == amount and names[pair[1]] == other
-        assert pair[5] == names[acc]
-    assert ins == sum(1 for h in history if h[2] == "transfer-out")
-    return accounts, history
-
+from bankclient import (Client, bank_config, cents, check_invariants,
+                        random_ops)
+from multid import recv_all, run_multid, service
 
 @pytest.fixture
 def bank(start, tmp_path):
@@ -550,43 +453,6 @@ def test_group_commit(start, tmp_path):
     assert 1 <= commits < n * per / 2, commits
 
 
-def run_load(d, names, stop, seed):
-    """One client loop on its own account: random DEPOSIT, WITHDRAW and
-    TRANSFER until stop is set or the daemon goes away.  Returns the
-    acknowledged operations as (kind, cents, balance_after, other)."""
-    rnd = random.Random(seed)
-    me = names[seed]
-    acked = []
-    try:
-        c = Client(d)
-        assert c.cmd("LOGIN %s sesame" % me).startswith("OK balance ")
-        while not stop.is_set():
-            amount = rnd.randint(1, 3000)
-            text = "%d.%02d" % divmod(amount, 100)
-            kind = rnd.choice(["deposit", "withdraw", "transfer-out"])
-            other = None
-            if kind == "deposit":
-                reply = c.cmd("DEPOSIT " + text)
-            elif kind == "withdraw":
-                reply = c.cmd("WITHDRAW " + text)
-            else:
-                other = rnd.choice([n for n in names if n != me])
-                reply = c.cmd("TRANSFER %s %s" % (other, text))
-            if reply.startswith("OK "):
-                acked.append((kind, amount, cents(reply[3:]), other))
-            else:
-                assert reply == "ERR insufficient funds", reply
-    except (OSError, AssertionError) as e:
-        # The daemon went away (the test stops or kills it): the reply in
-        # flight is lost, which is allowed for an unacknowledged command.
-        if isinstance(e, AssertionError) and "CRLF" not in str(e):
-            raise
-        stop.wait(20)
-        if d.alive():
-            raise
-    return acked
-
-
 def check_acknowledged(db, names, results):
     """Every acknowledged operation of each client is in its account's
     history, in order, with the balance the client was told; at most the
@@ -604,7 +470,7 @@ def check_acknowledged(db, names, results):
 
 
 def load_then_stop(d, names, seconds, stop_daemon):
-    """Opens names with 100.00 each, runs run_load for each of them for
+    """Opens names with 100.00 each, runs random_ops for each of them for
     seconds, then calls stop_daemon(); returns every client's
     acknowledged operations."""
     setup = Client(d)
@@ -616,7 +482,8 @@ def load_then_stop(d, names, seconds, stop_daemon):
     results = [None] * len(names)
 
     def client(i):
-        results[i] = run_load(d, names, stop, i)
+        results[i] = []
+        random_ops(d, names, names[i], random.Random(i), stop, results[i])
 
     threads = [threading.Thread(target=client, args=(i,))
                for i in range(len(names))]

@@ -6,14 +6,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
 
 import pytest
 
-from multid import config, recv_all, service
+from multid import config, service
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT\n"
 DATE_RE = r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"

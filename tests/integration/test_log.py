@@ -3,13 +3,10 @@ logger(1) in both RFC formats, nc -u, and plain UDP sockets from IPv4 and
 IPv6; stdout, file and journal output; truncation; reopen on SIGHUP; a
 paced burst; and an output that cannot keep up."""
 import calendar
-import errno
-import fcntl
 import os
 import re
 import select
 import shutil
-import signal
 import socket
 import stat
 import subprocess

@@ -1,7 +1,6 @@
 """The metrics service: Prometheus text exposition of every running
 service's counters, read over real sockets with curl and by hand."""
 import re
-import socket
 import subprocess
 import time
 
