@@ -539,8 +539,6 @@ conn_uncount(struct conn *c)
 	if (!c->counted)
 		return;
 	c->counted = false;
-	c->svc->nconns--;
-	server.nconns--;
 	addr_key((const struct sockaddr *)&c->peer, &ip);
 	limits_release(c->svc, &ip);
 }

@@ -90,6 +90,8 @@ limits_release(struct svc *svc, const struct ip_key *ip)
 {
 	struct source **p, *s;
 
+	svc->nconns--;
+	server.nconns--;
 	if (svc->sources == NULL || (s = *(p = source_find(svc->sources, ip)))
 	    == NULL)
 		return;

@@ -15,7 +15,8 @@ bool limits_allowed(const struct svc_conf *sc, const struct ip_key *ip);
 /* Counts a new TCP connection in; returns -1 when admitted, or the
  * enum reject_reason that refuses it (nothing counted then). */
 int limits_admit(struct svc *svc, const struct ip_key *ip);
-/* Counts a connection admitted by limits_admit out again. */
+/* Counts a connection admitted by limits_admit out again, from every
+ * limit it was counted in. */
 void limits_release(struct svc *svc, const struct ip_key *ip);
 void limits_free(struct svc *svc);
 

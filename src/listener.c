@@ -190,8 +190,6 @@ listener_admit(struct listener *l, int fd, const struct sockaddr *peer,
 	}
 	if (conn_new(svc, fd, peer, peerlen, true) == NULL) {
 		limits_release(svc, &ip);
-		svc->nconns--;
-		server.nconns--;
 		close(fd);
 	}
 }
