@@ -241,7 +241,8 @@ reload(void)
 	if ((dc = load_config(CFG_CHECK_USER)) == NULL) {
 		log_error("reload failed, configuration unchanged");
 	} else if (services_apply(dc, NULL, &ac, err, sizeof(err)) != 0) {
-		log_error("%s", err);
+		if (err[0] != '\0')
+			log_error("%s", err);
 		if (dropped_root && strstr(err, strerror(EACCES)) != NULL)
 			log_error("ports below 1024 need a restart once root is "
 			    "given up, or a socket from systemd");
@@ -414,7 +415,8 @@ start(void)
 	}
 	if (services_apply(server.conf, after_bind, NULL, err,
 	    sizeof(err)) != 0) {
-		log_error("%s", err);
+		if (err[0] != '\0')   /* else the service has said why */
+			log_error("%s", err);
 		return EXIT_START;
 	}
 	server.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -44,7 +44,7 @@ struct apply_counts {
  * if given, runs once every socket is bound and before any service starts
  * (the privilege drop).  All or nothing: when a socket cannot be bound,
  * after_bind fails or a new service cannot start, nothing changes and err
- * says why.  ac, if given, receives the counts.  0 or -1. */
+ * says why (empty when the service has logged its own error line).  ac, if given, receives the counts.  0 or -1. */
 int services_apply(struct daemon_conf *dc, int (*after_bind)(char *, size_t),
     struct apply_counts *ac, char *err, size_t errlen);
 /* Closes every listener and connection and stops every service. */

@@ -40,10 +40,17 @@ service_type_find(const char *name)
 	return NULL;
 }
 
+/* Error lines services have logged, so that a start hook that said why it
+ * failed is not followed by a second, vaguer line. */
+static unsigned long svc_errors_logged;
+
 void
 svc_log(const struct svc *svc, int level, const char *fmt, ...)
 {
 	va_list ap;
+
+	if (level == LOG_LVL_ERROR)
+		svc_errors_logged++;
 
 	va_start(ap, fmt);
 	log_vmsg(level, svc->conf->name, fmt, ap);
@@ -252,6 +259,7 @@ plans_abandon(struct plan *plans, unsigned n)
 static int
 plan_start(struct plan *p, char *err, size_t errlen)
 {
+	unsigned long before;
 	int rc;
 
 	/* A service kept running across a reload stays started. */
@@ -261,9 +269,13 @@ plan_start(struct plan *p, char *err, size_t errlen)
 		p->svc->started = true;
 		return 0;
 	}
+	before = svc_errors_logged;
 	if ((rc = p->sc->type->start(p->svc)) < 0) {
-		snprintf(err, errlen, "%s: cannot start: %s", p->sc->name,
-		    strerror(-rc));
+		if (svc_errors_logged != before)
+			err[0] = '\0';      /* the service said why */
+		else
+			snprintf(err, errlen, "%s: cannot start: %s",
+			    p->sc->name, strerror(-rc));
 		return -1;
 	}
 	p->svc->started = true;

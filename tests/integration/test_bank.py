@@ -334,6 +334,9 @@ def test_refuses_a_foreign_database(tmp_path):
         assert r.returncode == 3, r.stderr
         assert why in r.stderr and path in r.stderr, r.stderr
         assert "listening" not in r.stderr
+        # One line that names the file and the reason, as for every
+        # failure to start.
+        assert len(r.stderr.splitlines()) == 1, r.stderr
     con = sqlite3.connect(other)      # untouched: still not in WAL mode
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 1
