@@ -56,7 +56,7 @@ close_reason_text(enum close_reason why)
 static void conn_event(struct ev_loop *loop, int fd, void *data, int mask);
 static void conn_flush(struct conn *c);
 
-/* Puts c on the list flushed before the loop sleeps. */
+/* Puts c at the back of the flush list. */
 static void
 conn_queue(struct conn *c)
 {
@@ -303,8 +303,9 @@ conn_resume(struct conn *c)
 	if (c->state != CONN_OPEN)
 		return;
 	conn_update_read(c);
-	/* Input read while paused is delivered before the loop sleeps, not
-	 * here: the caller may be inside this connection's own callback. */
+	/* Input read while paused is delivered from the flush list (or by
+	 * the next read event), not here: the caller may be inside this
+	 * connection's own callback. */
 	if (c->in.len > 0) {
 		c->replay = true;
 		conn_queue(c);

@@ -102,7 +102,8 @@ const char *conn_peer_text(const struct conn *c);
 void conn_reject(struct svc *svc, int fd, const struct sockaddr *peer,
     socklen_t peerlen);
 
-/* Called by the server's before-sleep hook and sweep timer. */
+/* Sends queued output, first queued first, for one time slice (the
+ * server's before-sleep hook). */
 void conn_flush_all(void);
 /* Empties the flush list without sending (the daemon is exiting). */
 void conn_unqueue_all(void);
