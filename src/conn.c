@@ -473,6 +473,7 @@ static void
 conn_flush(struct conn *c)
 {
 	size_t sent = 0;
+	bool last;
 
 	if (c->over_cap) {
 		conn_close(c, CLOSE_SLOW);
@@ -484,8 +485,7 @@ conn_flush(struct conn *c)
 	/* Nothing follows the queue of a draining connection but the FIN,
 	 * which then rides on the last data segment: one packet and one
 	 * wake-up of the client fewer per one-shot reply. */
-	bool last = c->state == CONN_DRAINING && !c->paused;
-
+	last = c->state == CONN_DRAINING && !c->paused;
 	while (c->out.pending > 0 && sent < CONN_WRITE_BURST) {
 		ssize_t n = outq_write(&c->out, c->fd, last);
 		if (n == -EAGAIN || n == -EINTR)
