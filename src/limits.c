@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "limits.h"
 #include "server.h"
 
@@ -34,16 +35,11 @@ limits_allowed(const struct svc_conf *sc, const struct ip_key *ip)
 	return false;
 }
 
-/* FNV-1a over the address bytes. */
 static unsigned
 source_hash(const struct ip_key *ip)
 {
-	uint32_t h = 2166136261u;
-	size_t n = ip->family == AF_INET ? 4 : 16;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ ip->bytes[i]) * 16777619u;
-	return h % SOURCE_BUCKETS;
+	return hash_bytes(ip->bytes, ip->family == AF_INET ? 4 : 16) %
+	    SOURCE_BUCKETS;
 }
 
 static struct source **

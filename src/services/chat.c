@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "../conn.h"
+#include "../hash.h"
 #include "../utf8.h"
 #include "chat.h"
 
@@ -208,15 +209,11 @@ chat_parse(char *line, char **arg)
 
 /* --- hash tables -------------------------------------------------------- */
 
-/* FNV-1a of the lower-cased name. */
+/* The hash of a lower-cased name. */
 static size_t
 chat_hash(const char *key)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h;
+	return hash_bytes(key, strlen(key));
 }
 
 static void

@@ -39,6 +39,7 @@
 #include <linux/openat2.h>
 
 #include "../conn.h"
+#include "../hash.h"
 #include "../server.h"
 #include "http_parse.h"
 #include "mime.h"
@@ -662,16 +663,6 @@ http_render(const struct http_conf *conf, int fd, const char *path, bool json)
 
 /* ---- the listing cache ----------------------------------------------- */
 
-static unsigned
-http_hash(const char *p, size_t len)
-{
-	unsigned h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
-}
-
 static void
 http_cache_unlink(struct http_state *hs, struct http_listing *l)
 {
@@ -707,7 +698,7 @@ static struct http_listing *
 http_cache_find(struct http_state *hs, const char *key, size_t keylen,
     const struct stat *st)
 {
-	unsigned h = http_hash(key, keylen);
+	unsigned h = hash_bytes(key, keylen);
 	struct http_listing *l = hs->buckets[h % HTTP_CACHE_BUCKETS];
 
 	while (l != NULL && (l->hash != h || l->keylen != keylen ||
@@ -740,7 +731,7 @@ http_cache_add(struct http_state *hs, const char *key, size_t keylen,
 	}
 	memcpy(l->key, key, keylen);
 	l->keylen = keylen;
-	l->hash = http_hash(key, keylen);
+	l->hash = hash_bytes(key, keylen);
 	l->dev = st->st_dev;
 	l->ino = st->st_ino;
 	l->mtime = st->st_mtim;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../hash.h"
 #include "mime.h"
 
 #define MIME_FILE      "/etc/mime.types"
@@ -59,16 +60,6 @@ static const char *const mime_builtin[][2] = {
 	{ "video/webm", "webm" },
 };
 
-static unsigned
-mime_hash(const char *ext, size_t len)
-{
-	unsigned h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)ext[i]) * 16777619u;
-	return h;
-}
-
 /* Copies an extension in lower case; false when it is too long. */
 static bool
 mime_lower(const char *ext, size_t len, char *out)
@@ -84,7 +75,7 @@ mime_lower(const char *ext, size_t len, char *out)
 static struct mime_slot *
 mime_slot(const char *ext, size_t len)
 {
-	unsigned i = mime_hash(ext, len) & (MIME_SLOTS - 1);
+	unsigned i = hash_bytes(ext, len) & (MIME_SLOTS - 1);
 
 	while (mime_table[i].ext[0] != '\0' &&
 	    (strlen(mime_table[i].ext) != len ||
