@@ -166,9 +166,9 @@ worker_spawn(struct worker *w, unsigned want)
 	return -rc;
 }
 
-/* Ends the threads that run and frees everything but nothing owed. */
+/* Tells the threads to stop once the queue is empty, and waits for them. */
 static void
-worker_free(struct worker *w)
+worker_join(struct worker *w)
 {
 	pthread_mutex_lock(&w->lock);
 	w->stopping = true;
@@ -176,6 +176,14 @@ worker_free(struct worker *w)
 	pthread_mutex_unlock(&w->lock);
 	for (unsigned i = 0; i < w->nthreads; i++)
 		pthread_join(w->threads[i], NULL);
+	w->nthreads = 0;
+}
+
+/* Ends the threads that run and frees everything but nothing owed. */
+static void
+worker_free(struct worker *w)
+{
+	worker_join(w);
 	if (w->efd >= 0)
 		close(w->efd);
 	pthread_cond_destroy(&w->wake);
@@ -252,13 +260,7 @@ worker_pending(const struct worker *w)
 void
 worker_stop(struct worker *w)
 {
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	pthread_cond_broadcast(&w->wake);
-	pthread_mutex_unlock(&w->lock);
-	for (unsigned i = 0; i < w->nthreads; i++)
-		pthread_join(w->threads[i], NULL);
-	w->nthreads = 0;
+	worker_join(w);
 	ev_del(w->loop, w->efd, EV_READABLE);
 	worker_run_done(w);
 	worker_free(w);
