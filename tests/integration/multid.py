@@ -159,6 +159,17 @@ class Daemon:
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.pid))
 
+    def wait_fds(self, most, timeout=10):
+        """Waits until the daemon has at most `most` open files; returns
+        how many it has then (more when the timeout passed first)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            n = self.fd_count()
+            if n <= most:
+                return n
+            time.sleep(0.1)
+        return self.fd_count()
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 

@@ -201,16 +201,6 @@ def check_services(d, site):
         check_udp(d, site, name)
 
 
-def wait_fds(d, base, timeout=8):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        n = d.fd_count()
-        if n <= base:
-            return n
-        time.sleep(0.1)
-    return d.fd_count()
-
-
 class Baseline:
     """What the daemon had after a first round of every service."""
 
@@ -218,7 +208,7 @@ class Baseline:
         self.d, self.site = d, site
         check_services(d, site)
         time.sleep(0.2)
-        self.fds = wait_fds(d, d.fd_count(), 1)
+        self.fds = d.wait_fds(d.fd_count(), 1)
         self.rss = d.rss_kb()
 
     def check(self, rss_growth_kb=RSS_GROWTH_KB):
@@ -226,9 +216,9 @@ class Baseline:
         ASan: a memory_bound assertion).  The daemon first gets a moment
         to see the abusers' connections end, as a per_source limit still
         counts them until it has."""
-        wait_fds(self.d, self.fds)
+        self.d.wait_fds(self.fds, 8)
         check_services(self.d, self.site)
-        fds = wait_fds(self.d, self.fds)
+        fds = self.d.wait_fds(self.fds, 8)
         assert fds <= self.fds, "fds: %d after, %d before\n%s" % (
             fds, self.fds, os.listdir("/proc/%d/fd" % self.d.pid))
         if not SANITIZED:

@@ -92,16 +92,6 @@ def test_chargen_reader_that_never_reads_is_bounded(start):
         s.close()
 
 
-def wait_fds(d, want, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        n = d.fd_count()
-        if n <= want:
-            return n
-        time.sleep(0.1)
-    return d.fd_count()
-
-
 def test_no_fd_leak_after_connect_close_cycles(start):
     d = start(CONF)
     base = d.fd_count()
@@ -112,7 +102,7 @@ def test_no_fd_leak_after_connect_close_cycles(start):
             s.sendall(b"x")
             assert s.recv(1) == b"x"
         s.close()
-    assert wait_fds(d, base) <= base
+    assert d.wait_fds(base) <= base
 
 
 def test_no_fd_leak_after_resets(start):
@@ -127,7 +117,7 @@ def test_no_fd_leak_after_resets(start):
         if i % 3 == 0:
             s.sendall(b"data before the reset")
         s.close()                     # RST
-    assert wait_fds(d, base) <= base
+    assert d.wait_fds(base) <= base
     with d.connect("echo") as s:
         s.sendall(b"ok")
         assert recv_exactly(s, 2) == b"ok"
