@@ -230,8 +230,6 @@ outq_append_shared(struct outq *q, struct rbuf *rb, size_t off, size_t len)
 		return outq_append(q, rb->data + off, len);
 	struct seg *s;
 
-	if (len == 0)
-		return 0;
 	if ((s = seg_new_ref()) == NULL)
 		return -ENOMEM;
 	s->kind = SEG_SHARED;

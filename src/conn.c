@@ -22,19 +22,6 @@
 static char conn_scratch[CONN_READ_CHUNK];  /* one read buffer for all */
 static unsigned conn_rejects;               /* refused ones still open */
 
-static const char *const conn_state_names[] = {
-	[CONN_OPEN] = "open",
-	[CONN_DRAINING] = "draining",
-	[CONN_LINGERING] = "lingering",
-	[CONN_CLOSED] = "closed",
-};
-
-const char *
-conn_state_text(enum conn_state state)
-{
-	return conn_state_names[state];
-}
-
 const char *
 close_reason_text(enum close_reason why)
 {
@@ -69,6 +56,18 @@ conn_queue(struct conn *c)
 	else
 		server.flush_list = c;
 	server.flush_tail = c;
+}
+
+/* Input kept while the connection could not take it is delivered from
+ * the flush list (or by the next read event), not at once: the caller
+ * may be inside this connection's own callback. */
+static void
+conn_replay_later(struct conn *c)
+{
+	if (c->in.len > 0) {
+		c->replay = true;
+		conn_queue(c);
+	}
 }
 
 /* Registers read interest unless input is stopped for a reason. */
@@ -110,19 +109,17 @@ conn_alloc(struct svc *svc, int fd, const struct sockaddr *peer,
 	if (svc->conns != NULL)
 		svc->conns->prev = c;
 	svc->conns = c;
-	svc->nobjs++;
 	return c;
 }
 
 struct conn *
 conn_new(struct svc *svc, int fd, const struct sockaddr *peer,
-    socklen_t peerlen, bool counted)
+    socklen_t peerlen)
 {
 	struct conn *c = conn_alloc(svc, fd, peer, peerlen);
 
 	if (c == NULL)
 		return NULL;
-	c->counted = counted;
 	if (c->type->line != NULL)
 		line_init(&c->lr, 1024);
 	svc->stats.connections_total++;
@@ -303,13 +300,7 @@ conn_resume(struct conn *c)
 	if (c->state != CONN_OPEN)
 		return;
 	conn_update_read(c);
-	/* Input read while paused is delivered from the flush list (or by
-	 * the next read event), not here: the caller may be inside this
-	 * connection's own callback. */
-	if (c->in.len > 0) {
-		c->replay = true;
-		conn_queue(c);
-	}
+	conn_replay_later(c);
 }
 
 /* Whether the service may be handed more input now. */
@@ -398,6 +389,18 @@ conn_deliver(struct conn *c, const char *data, size_t len)
 	}
 }
 
+/* Delivers the input kept for later if the connection takes input now;
+ * true when it did. */
+static bool
+conn_replay(struct conn *c)
+{
+	if (!c->replay || !conn_accepts_input(c))
+		return false;
+	c->replay = false;
+	conn_deliver(c, NULL, 0);
+	return true;
+}
+
 /* The client half-closed: the service decides, or by default whatever is
  * queued is sent and the connection closed. */
 static void
@@ -424,12 +427,8 @@ conn_on_readable(struct conn *c)
 	 * newer, the end of input included; its replay may still be waiting
 	 * on the flush list.  If it pauses the connection again, the socket
 	 * is read once the connection resumes. */
-	if (c->replay && conn_accepts_input(c)) {
-		c->replay = false;
-		conn_deliver(c, NULL, 0);
-		if (!conn_accepts_input(c))
-			return;
-	}
+	if (conn_replay(c) && !conn_accepts_input(c))
+		return;
 	n = recv(c->fd, conn_scratch, sizeof(conn_scratch), 0);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
@@ -510,10 +509,7 @@ conn_flush(struct conn *c)
 	} else if (c->throttled && c->out.pending <= c->high_water / 2) {
 		c->throttled = false;
 		conn_update_read(c);
-		if (c->in.len > 0) {
-			c->replay = true;
-			conn_queue(c);
-		}
+		conn_replay_later(c);
 	}
 }
 
@@ -529,17 +525,17 @@ conn_close_after_flush(struct conn *c)
 	conn_queue(c);
 }
 
-/* Gives back the connection's place in the limits. */
+/* Gives back the connection's place in the limits (once: conn_close
+ * calls it when the connection closes).  A refused one never had one. */
 static void
 conn_uncount(struct conn *c)
 {
 	struct ip_key ip;
 
-	if (c->rejected)
+	if (c->rejected) {
 		conn_rejects--;
-	if (!c->counted)
 		return;
-	c->counted = false;
+	}
 	addr_key((const struct sockaddr *)&c->peer, &ip);
 	limits_release(c->svc, &ip);
 }
@@ -597,12 +593,8 @@ conn_flush_all(void)
 		c->queued = false;
 		if (c->state == CONN_CLOSED)
 			continue;
-		if (c->replay && conn_accepts_input(c)) {
-			c->replay = false;
-			conn_deliver(c, NULL, 0);
-			if (c->state == CONN_CLOSED)
-				continue;
-		}
+		if (conn_replay(c) && c->state == CONN_CLOSED)
+			continue;
 		conn_flush(c);
 	}
 }
@@ -618,7 +610,6 @@ conn_free(struct conn *c)
 		svc->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	svc->nobjs--;
 	close(c->fd);
 	outq_free(&c->out);
 	buf_free(&c->in);

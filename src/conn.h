@@ -26,8 +26,6 @@ enum conn_state {
 	CONN_CLOSED,              /* waiting to be reaped */
 };
 
-const char *conn_state_text(enum conn_state state);
-
 struct conn {
 	int                     fd;         /* the socket */
 	enum conn_state         state;      /* see enum conn_state */
@@ -50,7 +48,6 @@ struct conn {
 	bool                    paused;     /* the service stopped input */
 	bool                    throttled;  /* output above high water */
 	bool                    peer_eof;   /* the client half-closed */
-	bool                    counted;    /* counted in the limits */
 	bool                    queued;     /* on the flush list */
 	bool                    opening;    /* inside the type's open hook */
 	bool                    replay;     /* buffered input waits for delivery */
@@ -71,9 +68,10 @@ struct conn {
 #define CONN_HARD_CAP    (64 * 1024 * 1024) /* default: drop above */
 #define CONN_INPUT_MAX   (64 * 1024)        /* unconsumed input kept at most */
 
-/* Creates a connection for an accepted socket and calls the type's open. */
+/* Creates a connection for an accepted socket, admitted by limits_admit,
+ * and calls the type's open. */
 struct conn *conn_new(struct svc *svc, int fd, const struct sockaddr *peer,
-    socklen_t peerlen, bool counted);
+    socklen_t peerlen);
 
 /* Output.  These never write to the socket; the core flushes later. */
 int conn_send(struct conn *c, const void *data, size_t len);

@@ -112,12 +112,6 @@ ev_destroy(struct ev_loop *loop)
 	free(loop);
 }
 
-int
-ev_setsize(const struct ev_loop *loop)
-{
-	return loop->setsize;
-}
-
 int64_t
 ev_now(const struct ev_loop *loop)
 {
@@ -156,14 +150,6 @@ ev_del(struct ev_loop *loop, int fd, int mask)
 		return;
 	(void)ev_backend_set(loop, fd, f->mask, f->mask & ~mask);
 	f->mask &= ~mask;
-}
-
-int
-ev_mask(const struct ev_loop *loop, int fd)
-{
-	if (fd < 0 || fd >= loop->setsize)
-		return EV_NONE;
-	return loop->files[fd].mask;
 }
 
 long long

@@ -27,14 +27,12 @@ typedef void ev_hook_proc(struct ev_loop *loop, void *data);
 
 struct ev_loop *ev_create(int setsize);
 void ev_destroy(struct ev_loop *loop);
-int ev_setsize(const struct ev_loop *loop);
 
 /* Adds mask to the interest set of fd; returns 0 or a negative errno. */
 int ev_add(struct ev_loop *loop, int fd, int mask, ev_file_proc *proc,
     void *data);
 /* Removes mask from fd's interest set; events still queued are dropped. */
 void ev_del(struct ev_loop *loop, int fd, int mask);
-int ev_mask(const struct ev_loop *loop, int fd);
 
 /* Calls proc after ms milliseconds; returns the timer id (> 0). */
 long long ev_timer_add(struct ev_loop *loop, long ms, ev_timer_proc *proc,

@@ -45,6 +45,7 @@ static struct {
 
 static void listener_on_accept(struct ev_loop *, int, void *, int);
 static void listener_on_datagram(struct ev_loop *, int, void *, int);
+static void listener_flush_replies(void);
 
 /* A burst of datagrams waits in the socket's receive buffer while the
  * reactor is busy elsewhere, and the kernel's default (about 200 KiB of
@@ -188,7 +189,7 @@ listener_admit(struct listener *l, int fd, const struct sockaddr *peer,
 		conn_reject(svc, fd, peer, peerlen);
 		return;
 	}
-	if (conn_new(svc, fd, peer, peerlen, true) == NULL) {
+	if (conn_new(svc, fd, peer, peerlen) == NULL) {
 		limits_release(svc, &ip);
 		close(fd);
 	}
@@ -246,8 +247,9 @@ dgram_reply(struct dgram *d, const void *data, size_t len)
 }
 
 /* Sends queued replies, runs of the same socket in one sendmmsg.  A reply
- * the socket will not take now is dropped, as UDP allows. */
-void
+ * the socket will not take now is dropped, as UDP allows.  Replies are
+ * made only inside datagram hooks, so a batch ends with none left. */
+static void
 listener_flush_replies(void)
 {
 	unsigned i = 0;
@@ -314,14 +316,16 @@ listener_on_datagram(struct ev_loop *loop, int fd, void *data, int mask)
 
 	(void)loop;
 	(void)mask;
+	/* recvmmsg writes back only the lengths and flags. */
 	for (int i = 0; i < UDP_BATCH; i++) {
-		udp_iov[i].iov_base = udp_bufs[i];
-		udp_iov[i].iov_len = UDP_MAX;
-		memset(&udp_msgs[i], 0, sizeof(udp_msgs[i]));
-		udp_msgs[i].msg_hdr.msg_name = &udp_from[i];
+		if (udp_msgs[i].msg_hdr.msg_iov == NULL) {
+			udp_iov[i].iov_base = udp_bufs[i];
+			udp_iov[i].iov_len = UDP_MAX;
+			udp_msgs[i].msg_hdr.msg_name = &udp_from[i];
+			udp_msgs[i].msg_hdr.msg_iov = &udp_iov[i];
+			udp_msgs[i].msg_hdr.msg_iovlen = 1;
+		}
 		udp_msgs[i].msg_hdr.msg_namelen = sizeof(udp_from[i]);
-		udp_msgs[i].msg_hdr.msg_iov = &udp_iov[i];
-		udp_msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	n = recvmmsg(fd, udp_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	for (int i = 0; i < n && !l->svc->removed; i++)

@@ -32,7 +32,4 @@ void listener_close(struct listener *l);
  * that what the kernel took before a stop is not lost with the socket. */
 void listener_drain(struct listener *l);
 
-/* Sends the datagram replies queued during a batch. */
-void listener_flush_replies(void);
-
 #endif

@@ -211,16 +211,6 @@ daemon_conf_switch(struct daemon_conf *dc)
 	fit_fd_limit(dc->max_connections);
 }
 
-static unsigned long long
-monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ULL +
-	    (unsigned long long)ts.tv_nsec / 1000;
-}
-
 /* SIGHUP: reopen outputs, then read the file again.  The new
  * configuration applies whole or not at all (svc.c): an invalid file, a
  * port that cannot be bound or a service that cannot start leaves the
@@ -233,7 +223,8 @@ reload(void)
 	char err[512];
 
 	/* MONOTONIC_USEC lets Type=notify-reload units use this too. */
-	sd_notifyf_safe("RELOADING=1\nMONOTONIC_USEC=%llu", monotonic_usec());
+	sd_notifyf_safe("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ev_clock_us());
 	log_notice("reloading %s", config_path);
 	for (struct svc *s = server.services; s != NULL; s = s->next)
 		if (s->conf->type->reopen != NULL)
@@ -308,14 +299,13 @@ before_sleep(struct ev_loop *loop, void *data)
 {
 	(void)data;
 	conn_flush_all();
-	listener_flush_replies();
 	conn_reap_all();
 	services_reap();
 	if (server.stopping) {
-		unsigned left = 0;
+		bool left = false;
 		for (struct svc *s = server.services; s != NULL; s = s->next)
-			left += s->nobjs;
-		if (left == 0 || ev_clock_ms() >= shutdown_deadline)
+			left |= s->conns != NULL;
+		if (!left || ev_clock_ms() >= shutdown_deadline)
 			ev_stop(loop);
 	}
 }

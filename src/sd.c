@@ -92,11 +92,8 @@ sd_take_sockets(void)
 static bool
 sd_addr_matches(const struct passed *p, const struct listen_addr *la)
 {
-	struct listen_addr want = *la;
-
-	want.any = false;
 	return p->addr.proto == la->proto && p->addr.sslen == la->sslen &&
-	    memcmp(&p->addr.ss, &want.ss, la->sslen) == 0;
+	    memcmp(&p->addr.ss, &la->ss, la->sslen) == 0;
 }
 
 /* The rule of one matching pass: 0 name and address, 1 name and

@@ -131,7 +131,6 @@ struct svc {
 	struct listener     *listeners;   /* its sockets */
 	struct conn         *conns;       /* its connections, rejected ones too */
 	unsigned             nconns;      /* open TCP connections in the limits */
-	unsigned             nobjs;       /* entries in conns */
 	struct source_table *sources;     /* connections per client IP */
 	struct svc_stats     stats;       /* counters */
 	void                *state;       /* the type's runtime state */

@@ -322,7 +322,7 @@ services_reap(void)
 {
 	for (struct svc **pp = &server.dying; *pp != NULL;) {
 		struct svc *svc = *pp;
-		if (svc->nobjs > 0) {
+		if (svc->conns != NULL) {
 			pp = &svc->next;
 			continue;
 		}
