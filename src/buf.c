@@ -43,6 +43,21 @@ buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
 /* Consumes n bytes; an emptied buffer gives its memory back, so idle
  * connections cost no buffer space. */
 void

@@ -24,6 +24,9 @@ struct buf {
 int  buf_append(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_free(struct buf *b);
+/* Appends formatted text, cut at 511 bytes (one line of a page). */
+void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static inline char *buf_head(const struct buf *b) { return b->data + b->start; }
 
 /* A shared, reference-counted, immutable block of bytes. */

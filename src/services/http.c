@@ -40,6 +40,7 @@
 
 #include "../conn.h"
 #include "../hash.h"
+#include "../utf8.h"
 #include "../server.h"
 #include "http_parse.h"
 #include "mime.h"
@@ -525,32 +526,6 @@ http_free_entries(struct http_entry *v, size_t n)
 	free(v);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-http_buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_append(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* Code points in s, counting each invalid byte as one. */
-static size_t
-http_utf8_chars(const char *s, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Byte length of the first chars code points of s. */
 static size_t
 http_utf8_prefix(const char *s, size_t len, size_t chars)
@@ -572,7 +547,7 @@ static void
 http_html_entry(struct buf *b, const struct http_entry *e)
 {
 	char esc[NAME_MAX * 6 + 8], when[32];
-	size_t cols = http_utf8_chars(e->name, e->len) + e->dir, shown = e->len;
+	size_t cols = utf8_count(e->name, e->len) + e->dir, shown = e->len;
 	struct tm tm;
 
 	buf_append(b, "<a href=\"", 9);
@@ -590,10 +565,10 @@ http_html_entry(struct buf *b, const struct http_entry *e)
 	gmtime_r(&e->mtime, &tm);
 	strftime(when, sizeof(when), "%d-%b-%Y %H:%M", &tm);
 	if (e->dir)
-		http_buf_printf(b, "%*s %s %19s\r\n", (int)(HTTP_NAME_COLS - cols), "",
+		buf_printf(b, "%*s %s %19s\r\n", (int)(HTTP_NAME_COLS - cols), "",
 		    when, "-");
 	else
-		http_buf_printf(b, "%*s %s %19lld\r\n", (int)(HTTP_NAME_COLS - cols),
+		buf_printf(b, "%*s %s %19lld\r\n", (int)(HTTP_NAME_COLS - cols),
 		    "", when, (long long)e->size);
 }
 
@@ -607,16 +582,16 @@ http_render_html(struct buf *b, const char *path, struct http_entry *v,
 	if (esc == NULL)
 		return;
 	elen = http_escape_html(path, strlen(path), esc);
-	http_buf_printf(b, "<html>\r\n<head><title>Index of ");
+	buf_printf(b, "<html>\r\n<head><title>Index of ");
 	buf_append(b, esc, elen);
-	http_buf_printf(b, "</title></head>\r\n<body>\r\n<h1>Index of ");
+	buf_printf(b, "</title></head>\r\n<body>\r\n<h1>Index of ");
 	buf_append(b, esc, elen);
-	http_buf_printf(b, "</h1><hr><pre>");
+	buf_printf(b, "</h1><hr><pre>");
 	if (strcmp(path, "/") != 0)
-		http_buf_printf(b, "<a href=\"../\">../</a>\r\n");
+		buf_printf(b, "<a href=\"../\">../</a>\r\n");
 	for (size_t i = 0; i < n; i++)
 		http_html_entry(b, &v[i]);
-	http_buf_printf(b, "</pre><hr></body>\r\n</html>\r\n");
+	buf_printf(b, "</pre><hr></body>\r\n</html>\r\n");
 	free(esc);
 }
 
@@ -632,7 +607,7 @@ http_render_json(struct buf *b, struct http_entry *v, size_t n)
 		http_date_format(v[i].mtime, when);
 		buf_append(b, "{ \"name\":\"", 10);
 		buf_append(b, esc, http_escape_json(v[i].name, v[i].len, esc));
-		http_buf_printf(b, "\", \"type\":\"%s\", \"mtime\":\"%s\", "
+		buf_printf(b, "\", \"type\":\"%s\", \"mtime\":\"%s\", "
 		    "\"size\":%lld }%s\r\n", v[i].dir ? "directory" : "file", when,
 		    (long long)v[i].size, i + 1 < n ? "," : "");
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../utf8.h"
 #include "http_parse.h"
 
 #define HTTP_METHOD_MAX 32        /* longest method token accepted */
@@ -720,36 +721,6 @@ http_escape_url(const char *s, size_t len, char *out)
 	return o;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
-static size_t
-http_utf8_len(const unsigned char *s, size_t len)
-{
-	size_t n;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* JSON text must be UTF-8: a byte that is not part of a valid sequence
  * becomes U+FFFD, and control characters are written as \u00XX. */
 size_t
@@ -757,9 +728,10 @@ http_escape_json(const char *s, size_t len, char *out)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t o = 0, i = 0;
+	uint32_t cp;
 
 	while (i < len) {
-		size_t n = http_utf8_len(u + i, len - i);
+		size_t n = utf8_decode(s + i, len - i, &cp);
 
 		if (n == 0) {
 			memcpy(out + o, "\\ufffd", 6);

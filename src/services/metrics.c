@@ -56,26 +56,11 @@ static const char *const metrics_reasons[REJECT_MAX] = {
 	[REJECT_ALLOW] = "allow",
 };
 
-static void __attribute__((format(printf, 2, 3)))
-metrics_printf(struct buf *b, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n :
-		    sizeof(line) - 1);
-}
-
 static void
 metrics_family(struct buf *b, const char *name, const char *type,
     const char *help)
 {
-	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
@@ -88,7 +73,7 @@ metrics_render_core(struct buf *b)
 		for (struct svc *s = server.services; s != NULL; s = s->next) {
 			unsigned long long v = m->off == METRICS_ACTIVE ? s->nconns :
 			    *(const uint64_t *)((const char *)&s->stats + m->off);
-			metrics_printf(b, "%s{service=\"%s\"} %llu\n", m->name,
+			buf_printf(b, "%s{service=\"%s\"} %llu\n", m->name,
 			    s->conf->name, v);
 		}
 	}
@@ -96,7 +81,7 @@ metrics_render_core(struct buf *b)
 	    "TCP connections turned away, by reason.");
 	for (struct svc *s = server.services; s != NULL; s = s->next)
 		for (int r = 0; r < REJECT_MAX; r++)
-			metrics_printf(b, "multid_connections_rejected_total"
+			buf_printf(b, "multid_connections_rejected_total"
 			    "{service=\"%s\",reason=\"%s\"} %llu\n", s->conf->name,
 			    metrics_reasons[r], (unsigned long long)s->stats.rejected[r]);
 }
@@ -132,7 +117,7 @@ metrics_render_custom(struct buf *b)
 				    j < SVC_COUNTERS_MAX; j++)
 					if (strcmp(t->conf->type->counters[j].name,
 					    k[i].name) == 0)
-						metrics_printf(b, "%s{service=\"%s\"} %llu\n",
+						buf_printf(b, "%s{service=\"%s\"} %llu\n",
 						    k[i].name, t->conf->name,
 						    (unsigned long long)t->stats.custom[j]);
 		}

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "../utf8.h"
 #include "syslog.h"
 
 #define SYSLOG_TAG_MAX 48             /* longest TAG or APP-NAME we accept */
@@ -267,42 +268,13 @@ syslog_parse(const char *rec, size_t len, struct syslog_msg *out)
 	}
 }
 
-/* Returns the length (2..4) of the well-formed UTF-8 sequence at s, or 0
- * for an invalid one: overlong forms, surrogates and code points above
- * U+10FFFF are invalid. */
-static size_t
-utf8_sequence(const unsigned char *s, size_t len)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		lo = s[0] == 0xe0 ? 0xa0 : lo;
-		hi = s[0] == 0xed ? 0x9f : hi;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		lo = s[0] == 0xf0 ? 0x90 : lo;
-		hi = s[0] == 0xf4 ? 0x8f : hi;
-	} else {
-		return 0;
-	}
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 size_t
 syslog_escape(char *out, const char *in, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)in;
 	size_t i = 0, o = 0, n;
+	uint32_t cp;
 
 	while (i < len) {
 		size_t run = i;
@@ -314,7 +286,7 @@ syslog_escape(char *out, const char *in, size_t len)
 		o += run - i;
 		if ((i = run) == len)
 			break;
-		if (s[i] >= 0x80 && (n = utf8_sequence(s + i, len - i)) > 0) {
+		if (s[i] >= 0x80 && (n = utf8_decode(in + i, len - i, &cp)) > 0) {
 			memcpy(out + o, s + i, n);
 			o += n;
 			i += n;
