@@ -111,25 +111,31 @@ ref_count(const char *s, size_t len)
 	return count;
 }
 
-/* The digit sum as the SPEC describes it, or -1 for "not a number". */
+/* The digit sum as the SPEC describes it, or -1 for "not a number":
+ * blanks, one optional '+', at least one digit, blanks.  Spans over a
+ * NUL-terminated copy, not the service's index walk, so that the two
+ * are not the same code. */
 static long long
 ref_digitsum(const char *s, size_t len)
 {
-	size_t i = 0, digits = 0;
-	long long sum = 0;
+	char *copy, *p;
+	size_t n;
+	long long sum = -1;
 
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	while (i < len && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	if (i < len && s[i] == '+')
-		i++;
-	for (; i < len; i++, digits++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		sum += s[i] - '0';
+	if (memchr(s, '\0', len) != NULL || (copy = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	p = copy + strspn(copy, " \t");
+	p += *p == '+';
+	if ((n = strspn(p, "0123456789")) > 0 && p[n + strspn(p + n, " \t")] ==
+	    '\0') {
+		sum = 0;
+		for (size_t i = 0; i < n; i++)
+			sum += p[i] - '0';
 	}
-	return digits > 0 ? sum : -1;
+	free(copy);
+	return sum;
 }
 
 /* ---- the handlers ----------------------------------------------------- */
