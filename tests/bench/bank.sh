@@ -10,6 +10,7 @@
 # is removed at the end; every process started here is stopped by its PID.
 set -eu
 cd "$(dirname "$0")/../.."
+. tests/bench/lib.sh    # wait_listen_port
 BUILD=${BUILD:-build}
 CLIENTS=${CLIENTS:-"1 16 64"}
 DURATION=${DURATION:-5}
@@ -40,14 +41,8 @@ services = (
 CONF
 "$BUILD/multid" -c "$dir/multid.conf" 2>"$dir/multid.err" &
 pid=$!
-port=""
-for _ in $(seq 50); do
-	port=$(sed -n 's/^bank listening on tcp:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-	    "$dir/multid.err")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { cat "$dir/multid.err"; exit 1; }
+port=$(wait_listen_port "$dir/multid.err" bank tcp) ||
+	{ cat "$dir/multid.err"; exit 1; }
 
 echo "disk: $(df -P "$dir" | awk 'NR == 2 { print $1 " " $6 }')"
 for n in $CLIENTS; do

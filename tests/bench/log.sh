@@ -10,6 +10,7 @@
 # temporary directory that is removed at the end.
 set -eu
 cd "$(dirname "$0")/../.."
+. tests/bench/lib.sh    # wait_listen_port
 BUILD=${BUILD:-build}
 RATES=${RATES:-"200000 400000"}
 DURATION=${DURATION:-5}
@@ -58,14 +59,8 @@ EOF
 "$BUILD/multid" -c "$dir/multid.conf" 2>"$dir/multid.err" &
 mpid=$!
 pids="$mpid"
-port=""
-for _ in $(seq 50); do
-	port=$(sed -n 's/^log listening on udp:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-	    "$dir/multid.err")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { cat "$dir/multid.err"; exit 1; }
+port=$(wait_listen_port "$dir/multid.err" log udp) ||
+	{ cat "$dir/multid.err"; exit 1; }
 grep -i "rcvbuf" "$dir/multid.err" || true
 run_rates multid "$mpid" "$port" "$dir/multid.log"
 kill "$mpid"

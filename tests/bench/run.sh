@@ -95,10 +95,7 @@ wait_port() {
 	done
 	return 1
 }
-# The port of "NAME listening on PROTO://127.0.0.1:PORT" in a file.
-listen_port() {
-	sed -n "s|^$2 listening on $3://127\.0\.0\.1:\([0-9]*\)\$|\1|p" "$1" | head -1
-}
+. tests/bench/lib.sh    # listen_port, wait_listen_port
 # Value of KEY=... in a result line.
 field() { sed -n "s/.*\\b$1=\\([-0-9.]*\\).*/\\1/p" <<<"$2" | head -1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
@@ -255,10 +252,7 @@ write_conf "$MCONF" "${SERVICES[@]}"
 "$MULTID" -c "$MCONF" 2>"$TMP/multid.err" &
 MPID=$!
 PIDS+=("$MPID")
-for _ in $(seq 100); do
-	[ -n "$(listen_port "$TMP/multid.err" time tcp)" ] && break
-	sleep 0.05
-done
+wait_listen_port "$TMP/multid.err" time tcp >/dev/null
 M_ECHO=$(listen_port "$TMP/multid.err" echo tcp)
 M_UECHO=$(listen_port "$TMP/multid.err" echo udp)
 M_DAYTIME=$(listen_port "$TMP/multid.err" daytime tcp)
@@ -277,10 +271,7 @@ say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 "$BIN/mini_echo" -p 0 2>"$TMP/mini.err" &
 EPID=$!
 PIDS+=("$EPID")
-for _ in $(seq 100); do
-	[ -n "$(listen_port "$TMP/mini.err" mini_echo udp)" ] && break
-	sleep 0.05
-done
+wait_listen_port "$TMP/mini.err" mini_echo daytime >/dev/null   # its last line
 E_ECHO=$(listen_port "$TMP/mini.err" mini_echo tcp)
 E_UECHO=$(listen_port "$TMP/mini.err" mini_echo udp)
 E_DAYTIME=$(listen_port "$TMP/mini.err" mini_echo daytime)
@@ -612,11 +603,7 @@ if want idle && time_left "idle connections"; then
 	"$MULTID" -c "$TMP/idle.conf" 2>"$TMP/idle.err" &
 	IPID=$!
 	PIDS+=("$IPID")
-	for _ in $(seq 100); do
-		[ -n "$(listen_port "$TMP/idle.err" echo tcp)" ] && break
-		sleep 0.05
-	done
-	out=$(timeout 90 "$BIN/idle_bench" -a "127.0.0.1:$(listen_port "$TMP/idle.err" echo tcp)" \
+	out=$(timeout 90 "$BIN/idle_bench" -a "127.0.0.1:$(wait_listen_port "$TMP/idle.err" echo tcp)" \
 	    -P "$IPID" -n 10000 2>>"$LOG")
 	echo "idle multid: $out" >>"$LOG"
 	stop_pid "$IPID"
