@@ -92,7 +92,8 @@ struct service_type {
 	/* A new TCP connection; 0, or -1 to close it at once. */
 	int  (*open)(struct conn *c);
 	/* Raw input; returns how many bytes it consumed (the rest stays
-	 * buffered and is offered again with the next input). */
+	 * buffered and is offered again with the next input).  Without it
+	 * (and without line) input is thrown away. */
 	size_t (*read)(struct conn *c, const char *data, size_t len);
 	/* One line of input, for line-based types (instead of read). */
 	enum line_result (*line)(struct conn *c, char *line, size_t len);
