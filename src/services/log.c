@@ -192,8 +192,23 @@ journal_unref(struct journal_worker *jw)
 	free(jw);
 }
 
-/* Sends every record of a batch: each is a run of (u32 length, "FIELD=value")
- * ended by a zero length.  Returns how many were refused; *err the why. */
+/* Records in a journal batch: each is a run of (u32 length, "FIELD=value")
+ * ended by a zero length. */
+static uint64_t
+journal_count(const char *p, const char *end)
+{
+	uint64_t n = 0;
+	uint32_t flen;
+
+	for (; p < end; p += sizeof(flen) + flen) {
+		memcpy(&flen, p, sizeof(flen));
+		n += flen == 0;
+	}
+	return n;
+}
+
+/* Sends every record of a batch.  Returns how many were refused; *err
+ * the why. */
 static uint64_t
 journal_send_batch(const char *b, size_t len, uint64_t *sent, int *err)
 {
@@ -204,11 +219,7 @@ journal_send_batch(const char *b, size_t len, uint64_t *sent, int *err)
 	 * record; ask first, so that the loss is counted and told. */
 	if (access(JOURNAL_SOCKET, F_OK) != 0) {
 		*err = -errno;
-		for (uint32_t flen; p < len; p += sizeof(flen) + flen) {
-			memcpy(&flen, b + p, sizeof(flen));
-			failed += flen == 0;
-		}
-		return failed;
+		return journal_count(b, b + len);
 	}
 	while (p < len) {
 		struct iovec iov[LOG_FIELDS_MAX];
@@ -474,18 +485,31 @@ log_queued_records(const struct log_out *o)
 {
 	const char *p = o->buf + o->head, *end = o->buf + o->len;
 	uint64_t n = 0;
-	uint32_t flen;
 
-	if (o->sink != SINK_JOURNAL) {
-		for (; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-			n++;
-		return n;
-	}
-	for (; p < end; p += sizeof(flen) + flen) {
-		memcpy(&flen, p, sizeof(flen));
-		n += flen == 0;
-	}
+	if (o->sink == SINK_JOURNAL)
+		return journal_count(p, end);
+	for (; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		n++;
 	return n;
+}
+
+/* The queued records are lost (rc: why); counted and told once. */
+static void
+log_drop(struct log_state *ls, int rc)
+{
+	struct log_out *o = ls->out;
+
+	log_lose(ls, log_queued_records(o), strerror(-rc));
+	o->head = o->len = 0;
+}
+
+/* No more waiting for the output to take more. */
+static void
+log_unwatch(struct log_out *o)
+{
+	if (o->watching)
+		ev_del(server.loop, o->fd, EV_WRITABLE);
+	o->watching = false;
 }
 
 /* Writes what the output takes without waiting for it, then drops and
@@ -507,8 +531,7 @@ log_drain(struct log_state *ls, int wait_ms)
 		poll(&pfd, 1, (int)(deadline - ev_clock_ms()));
 	}
 	if (rc < 0)
-		log_lose(ls, log_queued_records(o), strerror(-rc));
-	o->head = o->len = 0;
+		log_drop(ls, rc);
 }
 
 /* Writes or hands over what is queued, then frees the output. */
@@ -517,9 +540,10 @@ log_out_close(struct log_state *ls, int wait_ms)
 {
 	struct log_out *o = ls->out;
 
-	if (o->watching)
-		ev_del(server.loop, o->fd, EV_WRITABLE);
-	o->watching = false;
+	if (ls->timer != 0)
+		ev_timer_del(server.loop, ls->timer);
+	ls->timer = 0;
+	log_unwatch(o);
 	log_drain(ls, wait_ms);
 	if (o->fd >= 0)
 		close(o->fd);
@@ -576,15 +600,11 @@ log_flush(struct log_state *ls)
 			o->watching = true;
 		return;
 	}
-	if (o->watching)
-		ev_del(server.loop, o->fd, EV_WRITABLE);
-	o->watching = false;
-	if (rc < 0) {
-		log_lose(ls, log_queued_records(o), strerror(-rc));
-		o->head = o->len = 0;
-	} else {
+	log_unwatch(o);
+	if (rc < 0)
+		log_drop(ls, rc);
+	else
 		log_recovered(ls);
-	}
 }
 
 /* Runs before the loop sleeps: every record received in this iteration
@@ -893,8 +913,6 @@ log_stop(struct svc *svc)
 	while (*pp != ls)
 		pp = &(*pp)->next;
 	*pp = ls->next;
-	if (ls->timer != 0)
-		ev_timer_del(server.loop, ls->timer);
 	/* At shutdown the last records may wait a moment for a slow
 	 * reader; a service removed by a reload must not stall the rest. */
 	log_out_close(ls, server.stopping ? LOG_DRAIN_MS : 0);
@@ -916,9 +934,6 @@ log_reconfigure(struct svc *svc)
 	if (strcmp(ls->out->target, lc->output) == 0 ||
 	    log_out_open(svc, lc->output, &fresh) != 0)
 		return;
-	if (ls->timer != 0)
-		ev_timer_del(server.loop, ls->timer);
-	ls->timer = 0;
 	log_out_close(ls, 0);
 	ls->out = fresh;
 	svc_log(svc, LOG_LVL_INFO, "writing to %s", log_out_name(fresh));
