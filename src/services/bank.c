@@ -213,6 +213,8 @@ op_reply(struct bank_op *op, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(op->inline_out) - 2)
 		n = (int)sizeof(op->inline_out) - 3;
 	memcpy(op->inline_out + n, "\r\n", 2);
+	if (op->out != op->inline_out)
+		free(op->out);  /* a HISTORY reply it replaces */
 	op->out = op->inline_out;
 	op->out_len = (size_t)n + 2;
 }
@@ -575,8 +577,6 @@ db_fail_all(struct worker_job *jobs)
 	for (struct worker_job *j = jobs; j != NULL; j = j->next) {
 		struct bank_op *op = bank_op_of(j);
 
-		if (op->out != op->inline_out)
-			free(op->out);
 		op->wrote = false;
 		op->login = false;
 		op_reply(op, "ERR storage failure, try again");
@@ -918,6 +918,10 @@ cmd_money(struct bank_client *cl, enum bank_cmd cmd, const char *name,
 		conn_reply(cl->conn, "ERR bad amount");
 		return LINE_MORE;
 	}
+	if (name != NULL && !bank_name_ok(name)) {
+		conn_reply(cl->conn, "ERR no such account");
+		return LINE_MORE;
+	}
 	if ((op = cmd_op(cl, cmd)) == NULL)
 		return LINE_MORE;
 	op->amount = cents;
@@ -945,14 +949,7 @@ cmd_withdraw(struct bank_client *cl, int argc, char **argv)
 static enum line_result
 cmd_transfer(struct bank_client *cl, int argc, char **argv)
 {
-	int64_t cents;
-
 	(void)argc;
-	if (cl->account != 0 && bank_amount_parse(argv[2], &cents) == 0 &&
-	    !bank_name_ok(argv[1])) {
-		conn_reply(cl->conn, "ERR no such account");
-		return LINE_MORE;
-	}
 	return cmd_money(cl, CMD_TRANSFER, argv[1], argv[2]);
 }
 
@@ -1376,11 +1373,6 @@ bank_stop(struct svc *svc)
 	if (b == NULL)
 		return;
 	b->stopping = true;
-	worker_stop(b->hasher);
-	b->hasher = NULL;
-	worker_stop(b->store);
-	b->store = NULL;
-	svc->stats.custom[BANK_COUNTER_COMMITS] = atomic_load(&b->commits);
 	bank_free(b);
 	svc->state = NULL;
 }
