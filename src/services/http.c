@@ -186,16 +186,12 @@ http_open(int rootfd, const char *rel, int flags)
 		.flags = (uint64_t)flags,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd;
 
 	if (*rel == '\0')
 		rel = ".";
-	if (!http_no_openat2) {
-		fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-		if (fd >= 0 || errno != ENOSYS)
-			return (int)fd;
-		http_no_openat2 = true;
-	}
+	/* http_start has probed for openat2 (http_probe_openat2). */
+	if (!http_no_openat2)
+		return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 	return http_open_walk(rootfd, rel, flags);
 }
 
@@ -277,14 +273,22 @@ http_head_end(struct http_head *h, const struct http_reply *r)
 		http_head_add(h, "\r\n");
 }
 
+/* The reply is queued (rc 0) or could not be (the connection is
+ * dropped); it closes afterwards unless kept. */
+static void
+http_done(const struct http_reply *r, int rc)
+{
+	if (rc != 0)
+		conn_close(r->c, CLOSE_ERROR);
+	else if (!r->keep)
+		conn_close_after_flush(r->c);
+}
+
 /* Queues what http_out holds, and closes afterwards unless kept. */
 static void
 http_send(const struct http_reply *r, size_t len)
 {
-	if (conn_send(r->c, http_out, len) != 0)
-		conn_close(r->c, CLOSE_ERROR);
-	else if (!r->keep)
-		conn_close_after_flush(r->c);
+	http_done(r, conn_send(r->c, http_out, len));
 }
 
 /* A status with its small HTML page; extra is more header lines. */
@@ -369,12 +373,8 @@ http_send_body(struct http_reply *r, size_t hlen, int fd, off_t off,
 		conn_close(r->c, CLOSE_ERROR);
 		return;
 	}
-	if (conn_send_file(r->c, fd, off, (size_t)len) != 0) {
-		conn_close(r->c, CLOSE_ERROR);   /* the queue closed fd */
-		return;
-	}
-	if (!r->keep)
-		conn_close_after_flush(r->c);
+	/* The queue owns fd now, also when this fails. */
+	http_done(r, conn_send_file(r->c, fd, off, (size_t)len));
 }
 
 /* Answers with the file fd (name gives the type); takes fd. */
@@ -383,6 +383,8 @@ http_serve_file(struct http_reply *r, int fd, const struct stat *st,
     const char *name)
 {
 	char etag[48], modified[HTTP_DATE_LEN + 1], extra[96] = "";
+	/* The whole file unless a range says otherwise; last wraps for an
+	 * empty file, and the length is 0 then. */
 	uint64_t size = (uint64_t)st->st_size, first = 0, last = size - 1;
 	int status = 200;
 	struct http_head h;
@@ -417,10 +419,6 @@ http_serve_file(struct http_reply *r, int fd, const struct stat *st,
 		case HTTP_RANGE_NONE:
 			break;
 		}
-	}
-	if (status == 200) {
-		first = 0;
-		last = size - 1;   /* wraps for an empty file; length is 0 then */
 	}
 	h = http_head_begin(status);
 	http_head_add(&h, "Content-Type: %s\r\nContent-Length: %llu\r\n"
@@ -734,13 +732,8 @@ http_send_listing(struct http_reply *r, struct rbuf *body, bool json)
 	http_head_add(&h, "Content-Type: %s\r\nContent-Length: %zu\r\n",
 	    json ? "application/json" : "text/html; charset=utf-8", body->len);
 	http_head_end(&h, r);
-	if (conn_send(r->c, http_out, h.len) != 0 ||
-	    (!r->head_only && conn_send_shared(r->c, body) != 0)) {
-		conn_close(r->c, CLOSE_ERROR);
-		return;
-	}
-	if (!r->keep)
-		conn_close_after_flush(r->c);
+	http_done(r, conn_send(r->c, http_out, h.len) != 0 ||
+	    (!r->head_only && conn_send_shared(r->c, body) != 0) ? -1 : 0);
 }
 
 /* Lists directory fd (taken), from the cache when it is still right.
