@@ -77,8 +77,8 @@ transform_digitsum(const char *s, size_t len, unsigned long long *sum)
 	return digits > 0;
 }
 
-/* Applies op to the text s.  out has room for UTF8_CASE_MAX(len) + 32
- * bytes; returns the reply (in out, or a constant error line) and its
+/* Applies op to the text s.  out has room for the reply: UTF8_CASE_MAX(len)
+ * bytes for upper and lower, len for reverse, 32 for a number; returns the reply (in out, or a constant error line) and its
  * length in *rlen. */
 static const char *
 transform_apply(int op, const char *s, size_t len, char *out, size_t *rlen)
@@ -121,7 +121,8 @@ transform_run(int op, const char *s, size_t len,
     void (*send)(void *, const char *, size_t), void *ctx)
 {
 	char small[TRANSFORM_STACK], *big = NULL;
-	size_t need = UTF8_CASE_MAX(len) + 32, rlen = 0;
+	size_t rlen = 0, need = 32 +     /* count and digitsum: a number */
+	    (op == OP_UPPER || op == OP_LOWER ? UTF8_CASE_MAX(len) : len);
 	const char *reply;
 
 	if (need > sizeof(small) && (big = malloc(need)) == NULL)
