@@ -228,6 +228,27 @@ plan_prepare(struct plan *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* Frees a service that has no connections left. */
+static void
+svc_free(struct svc *svc)
+{
+	limits_free(svc);
+	svc_conf_unref(svc->conf);
+	free(svc);
+}
+
+/* Closes the service's sockets, except those a plan has taken. */
+static void
+svc_drop_listeners(struct svc *svc)
+{
+	while (svc->listeners != NULL) {
+		struct listener *l = svc->listeners;
+		svc->listeners = l->next;
+		if (!l->taken)
+			svc_listener_close(l);
+	}
+}
+
 /* Undoes phases one and three for one plan. */
 static void
 plan_abandon(struct plan *p)
@@ -241,9 +262,7 @@ plan_abandon(struct plan *p)
 	if (p->fresh && p->svc != NULL) {
 		if (p->svc->started && p->sc->type->stop != NULL)
 			p->sc->type->stop(p->svc);
-		limits_free(p->svc);
-		svc_conf_unref(p->svc->conf);
-		free(p->svc);
+		svc_free(p->svc);
 	}
 }
 
@@ -302,12 +321,7 @@ svc_remove(struct svc *svc, enum close_reason why)
 	while (*pp != svc)
 		pp = &(*pp)->next;
 	*pp = svc->next;
-	while (svc->listeners != NULL) {
-		struct listener *l = svc->listeners;
-		svc->listeners = l->next;
-		if (!l->taken)
-			svc_listener_close(l);
-	}
+	svc_drop_listeners(svc);
 	svc->removed = true;
 	conn_close_all(svc, why);
 	if (svc->started && svc->conf->type->stop != NULL)
@@ -327,9 +341,7 @@ services_reap(void)
 			continue;
 		}
 		*pp = svc->next;
-		limits_free(svc);
-		svc_conf_unref(svc->conf);
-		free(svc);
+		svc_free(svc);
 	}
 }
 
@@ -342,12 +354,7 @@ plan_commit(struct plan *p)
 	struct listener **tail = &svc->listeners;
 
 	/* Sockets of the old list that the plan does not reuse are closed. */
-	while (svc->listeners != NULL) {
-		struct listener *l = svc->listeners;
-		svc->listeners = l->next;
-		if (!l->taken)
-			svc_listener_close(l);
-	}
+	svc_drop_listeners(svc);
 	for (unsigned i = 0; i < p->sc->nlisten; i++) {
 		struct listener *l = p->ls[i];
 		l->taken = false;
