@@ -743,14 +743,13 @@ chat_join(struct chat *ch, struct chat_user *u, const char *name)
 	chat_hist_send(room, u->c, (unsigned)chat_conf_now(ch)->history);
 }
 
-/* A message for the room: shared with every receiver and the history. */
+/* A message for the room: shared with every receiver and the history.
+ * Never empty: chat_line_in drops empty lines, and "//" leaves "/". */
 static void
 chat_say(struct chat *ch, struct chat_user *u, const char *text)
 {
 	struct rbuf *rb;
 
-	if (text[0] == '\0')
-		return;
 	if ((rb = chat_line("<%s> %s", u->nick, text)) == NULL)
 		return;
 	chat_fanout(u->room, u, rb);
