@@ -27,6 +27,19 @@ struct cfg_ctx {
 static void cfg_error(struct cfg_ctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Appends one message to errs (a copy). */
+static void
+cfg_errs_add(struct cfg_errors *errs, const char *msg)
+{
+	char **grown = realloc(errs->msg, (errs->n + 1) * sizeof(char *));
+
+	if (grown == NULL)
+		return;
+	errs->msg = grown;
+	if ((grown[errs->n] = strdup(msg)) != NULL)
+		errs->n++;
+}
+
 /* Adds "FILE:LINE: WHERE: message" for setting s. */
 static void
 cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
@@ -36,7 +49,6 @@ cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	unsigned line = s ? config_setting_source_line(s) : 0;
 	int n;
 	va_list ap;
-	char **grown;
 
 	if (ctx->errs->n >= CFG_ERRORS_MAX)
 		return;
@@ -49,12 +61,7 @@ cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
-	grown = realloc(ctx->errs->msg, (ctx->errs->n + 1) * sizeof(char *));
-	if (grown == NULL)
-		return;
-	ctx->errs->msg = grown;
-	if ((grown[ctx->errs->n] = strdup(msg)) != NULL)
-		ctx->errs->n++;
+	cfg_errs_add(ctx->errs, msg);
 }
 
 void
@@ -673,9 +680,7 @@ cfg_load(const char *path, unsigned flags, struct cfg_errors *errs)
 			snprintf(msg, sizeof(msg), "%s:%d: %s",
 			    config_error_file(&cf) ? config_error_file(&cf) : path,
 			    config_error_line(&cf), config_error_text(&cf));
-			if ((errs->msg = malloc(sizeof(char *))) != NULL &&
-			    (errs->msg[0] = strdup(msg)) != NULL)
-				errs->n = 1;
+			cfg_errs_add(errs, msg);
 		}
 	} else {
 		cfg_check_top(&ctx, &cf);
