@@ -137,7 +137,9 @@ conn_new(struct svc *svc, int fd, const struct sockaddr *peer,
 		conn_flush(c);
 	if (c->state != CONN_CLOSED)
 		conn_update_read(c);
-	if (c->state == CONN_OPEN)
+	/* Output written by open is queued already; a type that makes
+	 * output as the socket drains gets its first turn too. */
+	if (c->state == CONN_OPEN && c->type->writable != NULL)
 		conn_queue(c);
 	return c;
 }
