@@ -41,8 +41,9 @@
 #include "../server.h"
 #include "../worker.h"
 #include "bank_amount.h"
+#include "chat.h"
 
-#define BANK_NAME_MAX      16         /* account name bytes, chat's rule */
+#define BANK_NAME_MAX      CHAT_NAME_MAX /* account names follow chat's rule */
 #define BANK_SECRET_MIN    4          /* secret bytes, at least */
 #define BANK_SECRET_MAX    72         /* and at most */
 #define BANK_FAILURES_MAX  3          /* failed LOGINs before the close */
@@ -789,24 +790,6 @@ bank_op_new(struct bank_client *cl, enum bank_cmd cmd)
 
 /* ---- commands --------------------------------------------------------- */
 
-/* The chat nickname rule: ^[A-Za-z][A-Za-z0-9_-]{0,15}$. */
-static bool
-bank_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > BANK_NAME_MAX ||
-	    !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* 4..72 bytes, no spaces and no control characters. */
 static bool
 bank_secret_ok(const char *s)
@@ -850,7 +833,7 @@ cmd_open(struct bank_client *cl, int argc, char **argv)
 	struct bank_op *op;
 
 	(void)argc;
-	if (!bank_name_ok(argv[1])) {
+	if (!chat_valid_name(argv[1])) {
 		conn_reply(cl->conn, "ERR bad name");
 		return LINE_MORE;
 	}
@@ -877,7 +860,7 @@ cmd_login(struct bank_client *cl, int argc, char **argv)
 	(void)argc;
 	if ((op = cmd_op(cl, CMD_LOGIN)) == NULL)
 		return LINE_MORE;
-	if (bank_name_ok(argv[1]) && bank_secret_ok(argv[2]))
+	if (chat_valid_name(argv[1]) && bank_secret_ok(argv[2]))
 		memcpy(op->name, argv[1], strlen(argv[1]) + 1);
 	bank_take_secret(op, argv[2]);
 	return bank_submit(cl, op);
@@ -918,7 +901,7 @@ cmd_money(struct bank_client *cl, enum bank_cmd cmd, const char *name,
 		conn_reply(cl->conn, "ERR bad amount");
 		return LINE_MORE;
 	}
-	if (name != NULL && !bank_name_ok(name)) {
+	if (name != NULL && !chat_valid_name(name)) {
 		conn_reply(cl->conn, "ERR no such account");
 		return LINE_MORE;
 	}
