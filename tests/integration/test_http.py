@@ -654,6 +654,25 @@ def test_json_listing(site):
              usegmt=True)}]
 
 
+def test_listing_of_names_beyond_ascii(site, tmp_path):
+    """Names are counted in characters for the HTML columns, and a name
+    that is not UTF-8 still gives valid JSON (U+FFFD for the bad byte)."""
+    root = tmp_path / "names"
+    root.mkdir()
+    for name in (b"plain.txt", "\u00fcber.txt".encode(), b"bad\xff.txt"):
+        with open(os.path.join(bytes(root), name), "wb") as f:
+            f.write(b"x")
+    d = site(root=str(root))
+    entries = json.loads(get(d, "/?format=json")[2])
+    assert [e["name"] for e in entries] == [
+        "bad\ufffd.txt", "plain.txt", "\u00fcber.txt"]
+    lines = get(d, "/")[2].decode(errors="replace").split("\r\n")
+    rows = [m.groups() for m in (LINE_RE.match(l.split("<pre>")[-1])
+                                 for l in lines) if m]
+    assert [r[0] for r in rows] == ["bad%FF.txt", "plain.txt", "%C3%BCber.txt"]
+    assert {len(r[1]) + len(r[2]) for r in rows} == {len("plain.txt") + len(rows[1][2])}
+
+
 def test_listing_follows_changes(site):
     d = site()
     before = get(d, "/docs/")[2]
