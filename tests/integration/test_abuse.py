@@ -90,6 +90,21 @@ def read_line(f):
     return raw[:-2].decode()
 
 
+def chat_pair(d, first, second, timeout=5):
+    """Two chat users in the lobby: first logs in, then second, and first
+    sees second join (logins on two connections sent at once may be read
+    in either order).  Returns (a, b, fa, fb)."""
+    a, b = d.connect("chat", timeout=timeout), d.connect("chat", timeout=timeout)
+    fa, fb = a.makefile("rb"), b.makefile("rb")
+    for s, f, name in ((a, fa, first), (b, fb, second)):
+        s.sendall(name.encode() + b"\n")
+        while not read_line(f).startswith("* hello"):
+            pass
+    while second + " joined" not in read_line(fa):
+        pass
+    return a, b, fa, fb
+
+
 def http_get(d, path, name="http", timeout=5):
     """One HTTP/1.1 request on its own connection: (status, body)."""
     with d.connect(name, timeout=timeout) as s:
@@ -348,15 +363,7 @@ def test_slowloris_chat(full):
         s = d.connect("chat")
         s.setblocking(False)
         slow.append(s)
-    a, b = d.connect("chat"), d.connect("chat")
-    fa, fb = a.makefile("rb"), b.makefile("rb")
-    a.sendall(b"alice\n")
-    b.sendall(b"bob\n")
-    for f in (fa, fb):
-        while not read_line(f).startswith("* hello"):
-            pass
-    while "bob joined" not in read_line(fa):
-        pass
+    a, b, fa, fb = chat_pair(d, "alice", "bob")
     try:
         for tick in range(4):
             for i, s in enumerate(slow):

@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from test_abuse import Site, check_services, full_config, read_line
+from test_abuse import Site, chat_pair, check_services, full_config, read_line
 
 pytestmark = [
     pytest.mark.skipif(bool(os.environ.get("MULTID_SANITIZE")),
@@ -27,15 +27,7 @@ pytestmark = [
 def drive_more(d):
     """What check_services leaves out: two chat users talking, a bank
     session that hashes and writes, http listings, ranges and errors."""
-    a, b = d.connect("chat", timeout=30), d.connect("chat", timeout=30)
-    fa, fb = a.makefile("rb"), b.makefile("rb")
-    a.sendall(b"vala\n")
-    b.sendall(b"valb\n")
-    for f in (fa, fb):
-        while not read_line(f).startswith("* hello"):
-            pass
-    while "valb joined" not in read_line(fa):
-        pass
+    a, b, fa, fb = chat_pair(d, "vala", "valb", timeout=30)
     a.sendall(b"hi \x1b[31mthere\n/who\n")
     assert read_line(fb) == "<vala> hi there"
     assert read_line(fa).startswith("* lobby: ")
