@@ -584,8 +584,9 @@ conn_flush_all(void)
 	int64_t until = ev_clock_us() + FLUSH_SLICE_US;
 	struct conn *c;
 
-	while ((c = server.flush_list) != NULL) {
-		if (ev_clock_us() >= until) {
+	/* At least one connection per call, so that the loop always moves. */
+	for (bool first = true; (c = server.flush_list) != NULL; first = false) {
+		if (!first && ev_clock_us() >= until) {
 			ev_no_wait(server.loop);
 			return;
 		}
