@@ -86,11 +86,16 @@ listener_bind(const struct listen_addr *la, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (la->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
-	if (la->proto == PROTO_TCP)
+	/* SO_REUSEADDR only for TCP, where it just skips TIME_WAIT.  On a
+	 * Linux UDP socket it lets a second socket bind the very same address
+	 * and port: two daemons, or two ":0" services, would share a port
+	 * and split its datagrams without an error. */
+	if (la->proto == PROTO_TCP) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (la->proto == PROTO_UDP)
 		listener_set_rcvbuf(fd);
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) != 0 ||

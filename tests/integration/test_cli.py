@@ -108,8 +108,13 @@ def test_bind_failure_exits_3_with_one_line(tmp_path):
                         "already in use\n" % port)
 
 
-def test_udp_bind_failure_exits_3(tmp_path):
+@pytest.mark.parametrize("reuse", [0, 1])
+def test_udp_bind_failure_exits_3(tmp_path, reuse):
+    """A busy UDP port fails the bind, also when its socket has
+    SO_REUSEADDR as another daemon's might: two sockets on one UDP port
+    would split its datagrams between them without an error."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
         blocker.bind(("127.0.0.1", 0))
         port = blocker.getsockname()[1]
         path = write(tmp_path, config(
