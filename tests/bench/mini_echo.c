@@ -51,7 +51,8 @@ bind_socket(int type, const struct sockaddr_in *sin)
 
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (type == SOCK_STREAM)	/* on UDP it would allow a shared port */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) != 0 ||
 	    (type == SOCK_STREAM && listen(fd, 4096) != 0)) {
 		close(fd);
