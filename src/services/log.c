@@ -8,10 +8,11 @@
  *
  * Records are formatted into one queue per service and written in a
  * batch before the loop sleeps, as redis flushes its replies.  The queue
- * is bounded: an output that cannot keep up (a full pipe, a full disk)
- * costs records, counted and reported once, never the reactor's time.
- * Pipes, terminals and sockets are written without blocking; the journal
- * is fed by a thread of its own, because sd_journal_sendv(3) may block.
+ * is bounded: an output that cannot keep up (a full pipe, a stalled or
+ * full disk) costs records, counted and reported once, never the
+ * reactor's time.  Pipes, terminals and sockets are written without
+ * blocking; files and the journal, which may block, are written by a
+ * thread of their own that takes the whole queue at a time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +37,7 @@
 #include "syslog.h"
 
 #define LOG_QUEUE_MAX   (4u << 20)     /* bytes waiting for the output */
-#define LOG_RETRY_MS    10             /* journal hand-over poll while busy */
+#define LOG_RETRY_MS    10             /* hand-over poll while the thread writes */
 #define LOG_DRAIN_MS    1000           /* final flush at shutdown, at most */
 #define LOG_MARKER      "...[truncated]"
 #define LOG_TIME_LEN    24             /* YYYY-MM-DDTHH:MM:SS.mmmZ */
@@ -80,35 +81,43 @@ static const struct svc_counter log_counters[] = {
 	{ NULL, NULL }
 };
 
-/* The journal writer thread and what the reactor hands it. */
-struct journal_worker {
-	pthread_t       thread;       /* runs journal_main */
+/* The writer thread of a file or the journal, and what the reactor hands
+ * it.  Regular files block (a slow or stalled disk), and so may
+ * sd_journal_sendv(3); pipes, terminals and sockets are written by the
+ * reactor without blocking instead. */
+struct log_writer {
+	pthread_t       thread;       /* runs writer_main */
 	pthread_mutex_t lock;         /* guards everything below */
 	pthread_cond_t  wake;         /* a batch was handed over, or quit */
-	pthread_cond_t  idle;         /* a batch was sent */
-	char           *batch;        /* encoded records being sent */
+	pthread_cond_t  idle;         /* every batch handed over was written */
+	enum log_sink   sink;         /* SINK_JOURNAL, or a file descriptor's */
+	int             fd;           /* the file written to, or -1 */
+	int             fd_next;      /* reopened file, taken before a batch */
+	char           *batch;        /* encoded records being written */
 	size_t          batch_len;    /* bytes in batch */
+	char           *tail;         /* the last records, after batch */
+	size_t          tail_len;     /* bytes in tail */
 	bool            busy;         /* batch belongs to the thread */
 	bool            quit;         /* exit once idle */
 	int             refs;         /* the reactor and the thread */
-	uint64_t        sent;         /* records the journal took, in all */
-	uint64_t        failed;       /* records it refused, in all */
+	uint64_t        sent;         /* records written, in all */
+	uint64_t        failed;       /* records refused, in all */
 	int             error;        /* the last refusal, a negative errno */
 };
 
 /* Where one service's records go, and what waits to go there. */
 struct log_out {
-	enum log_sink          sink;      /* what kind of output */
-	char                  *target;    /* the output key it was opened for */
-	int                    fd;        /* stdout or file; -1 for the journal */
-	bool                   is_socket; /* written with send(MSG_DONTWAIT) */
-	bool                   watching;  /* EV_WRITABLE is armed */
-	char                  *buf;       /* formatted records, LOG_QUEUE_MAX */
-	size_t                 head;      /* first unwritten byte */
-	size_t                 len;       /* end of the queued bytes */
-	struct journal_worker *jw;        /* the journal's thread, or NULL */
-	uint64_t               seen_sent; /* jw->sent already accounted for */
-	uint64_t               seen_failed; /* jw->failed already accounted for */
+	enum log_sink      sink;      /* what kind of output */
+	char              *target;    /* the output key it was opened for */
+	int                fd;        /* written by the reactor, else -1 */
+	bool               is_socket; /* written with send(MSG_DONTWAIT) */
+	bool               watching;  /* EV_WRITABLE is armed */
+	char              *buf;       /* formatted records, LOG_QUEUE_MAX */
+	size_t             head;      /* first unwritten byte */
+	size_t             len;       /* end of the queued bytes */
+	struct log_writer *w;         /* the writer thread, or NULL */
+	uint64_t           seen_sent; /* w->sent already accounted for */
+	uint64_t           seen_failed; /* w->failed already accounted for */
 };
 
 /* Where a datagram came from and when, formatted once for its records
@@ -138,7 +147,6 @@ static struct log_state *log_running;     /* every started log service */
 static bool              log_hooked;      /* the flush hook is registered */
 
 static void log_flush(struct log_state *ls);
-static uint64_t log_queued_records(const struct log_out *o);
 
 /* The name of the output in messages. */
 static const char *
@@ -173,23 +181,28 @@ log_recovered(struct log_state *ls)
 	ls->lost = 0;
 }
 
-/* ---- the journal thread ------------------------------------------------ */
+/* ---- the writer thread -------------------------------------------------- */
 
 static void
-journal_unref(struct journal_worker *jw)
+writer_unref(struct log_writer *w)
 {
 	bool last;
 
-	pthread_mutex_lock(&jw->lock);
-	last = --jw->refs == 0;
-	pthread_mutex_unlock(&jw->lock);
+	pthread_mutex_lock(&w->lock);
+	last = --w->refs == 0;
+	pthread_mutex_unlock(&w->lock);
 	if (!last)
 		return;
-	pthread_mutex_destroy(&jw->lock);
-	pthread_cond_destroy(&jw->wake);
-	pthread_cond_destroy(&jw->idle);
-	free(jw->batch);
-	free(jw);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->fd_next >= 0)
+		close(w->fd_next);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->wake);
+	pthread_cond_destroy(&w->idle);
+	free(w->batch);
+	free(w->tail);
+	free(w);
 }
 
 /* Records in a journal batch: each is a run of (u32 length, "FIELD=value")
@@ -205,6 +218,24 @@ journal_count(const char *p, const char *end)
 		n += flen == 0;
 	}
 	return n;
+}
+
+/* Records in a run of output lines. */
+static uint64_t
+line_count(const char *p, const char *end)
+{
+	uint64_t n = 0;
+
+	for (; p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Records in queued bytes of an output of that kind. */
+static uint64_t
+records_count(enum log_sink sink, const char *p, const char *end)
+{
+	return sink == SINK_JOURNAL ? journal_count(p, end) : line_count(p, end);
 }
 
 /* Sends every record of a batch.  Returns how many were refused; *err
@@ -247,86 +278,134 @@ journal_send_batch(const char *b, size_t len, uint64_t *sent, int *err)
 	return failed;
 }
 
-static void *
-journal_main(void *arg)
+/* Writes a batch of lines to a file, waiting as long as it takes.
+ * Returns how many were not (or not wholly) written; *err the why. */
+static uint64_t
+file_send_batch(int fd, const char *b, size_t len, uint64_t *sent, int *err)
 {
-	struct journal_worker *jw = arg;
+	size_t done = 0;
 
-	pthread_mutex_lock(&jw->lock);
+	while (done < len) {
+		ssize_t n = write(fd, b + done, len - done);
+
+		if (n > 0) {
+			done += (size_t)n;
+		} else if (n == 0 || errno != EINTR) {
+			*err = n == 0 ? -EIO : -errno;
+			break;
+		}
+	}
+	*sent += line_count(b, b + done);
+	return line_count(b + done, b + len);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct log_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		uint64_t sent = 0, failed;
-		int err = 0;
+		int err = 0, old = -1;
 
-		while (!jw->busy && !jw->quit)
-			pthread_cond_wait(&jw->wake, &jw->lock);
-		if (!jw->busy)
+		while (!w->busy && !w->quit)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (!w->busy)
 			break;
-		pthread_mutex_unlock(&jw->lock);
-		failed = journal_send_batch(jw->batch, jw->batch_len, &sent, &err);
-		pthread_mutex_lock(&jw->lock);
-		jw->sent += sent;
-		jw->failed += failed;
+		/* A reopened file takes every batch from now on. */
+		if (w->fd_next >= 0) {
+			old = w->fd;
+			w->fd = w->fd_next;
+			w->fd_next = -1;
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (old >= 0)
+			close(old);
+		failed = w->sink == SINK_JOURNAL ?
+		    journal_send_batch(w->batch, w->batch_len, &sent, &err) :
+		    file_send_batch(w->fd, w->batch, w->batch_len, &sent, &err);
+		pthread_mutex_lock(&w->lock);
+		w->sent += sent;
+		w->failed += failed;
 		if (failed > 0)
-			jw->error = err;
-		jw->busy = false;
-		pthread_cond_broadcast(&jw->idle);
+			w->error = err;
+		if (w->tail != NULL) {
+			free(w->batch);
+			w->batch = w->tail;
+			w->batch_len = w->tail_len;
+			w->tail = NULL;
+			continue;
+		}
+		w->busy = false;
+		pthread_cond_broadcast(&w->idle);
 	}
-	pthread_mutex_unlock(&jw->lock);
-	journal_unref(jw);
+	pthread_mutex_unlock(&w->lock);
+	writer_unref(w);
 	return NULL;
 }
 
-/* Starts the journal thread; 0 or -errno. */
+/* Starts the writer thread of o, which owns fd (-1 for the journal) from
+ * now on, also when it fails; 0 or -errno. */
 static int
-journal_start(struct log_out *o)
+writer_start(struct log_out *o, int fd)
 {
-	struct journal_worker *jw = calloc(1, sizeof(*jw));
+	struct log_writer *w = calloc(1, sizeof(*w));
 	int rc;
 
-	if (jw == NULL || (jw->batch = malloc(LOG_QUEUE_MAX)) == NULL) {
-		free(jw);
+	if (w == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&jw->lock, NULL);
-	pthread_cond_init(&jw->wake, NULL);
-	pthread_cond_init(&jw->idle, NULL);
-	jw->refs = 2;
-	if ((rc = pthread_create(&jw->thread, NULL, journal_main, jw)) != 0) {
-		jw->refs = 1;
-		journal_unref(jw);
+	w->sink = o->sink;
+	w->fd = fd;
+	w->fd_next = -1;
+	w->refs = 1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	if ((w->batch = malloc(LOG_QUEUE_MAX)) == NULL) {
+		writer_unref(w);
+		return -ENOMEM;
+	}
+	w->refs = 2;
+	if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
+		w->refs = 1;
+		writer_unref(w);
 		return -rc;
 	}
-	o->jw = jw;
+	o->w = w;
 	return 0;
 }
 
 /* Hands the queue to the thread when it is idle and takes note of what
  * it did with the previous batch.  True while work is left. */
 static bool
-journal_handover(struct log_state *ls)
+writer_handover(struct log_state *ls)
 {
 	struct log_out *o = ls->out;
-	struct journal_worker *jw = o->jw;
+	struct log_writer *w = o->w;
 	uint64_t sent, failed;
 	bool left;
 	int err;
 
-	pthread_mutex_lock(&jw->lock);
-	if (!jw->busy && o->len > 0) {
-		char *b = jw->batch;
+	pthread_mutex_lock(&w->lock);
+	if (!w->busy && o->len > 0) {
+		char *b = w->batch;
 
-		jw->batch = o->buf;
-		jw->batch_len = o->len;
+		w->batch = o->buf;
+		w->batch_len = o->len;
 		o->buf = b;
 		o->len = 0;
-		jw->busy = true;
-		pthread_cond_signal(&jw->wake);
+		w->busy = true;
+		pthread_cond_signal(&w->wake);
 	}
-	sent = jw->sent - o->seen_sent;
-	failed = jw->failed - o->seen_failed;
-	err = jw->error;
-	left = jw->busy || o->len > 0;
-	pthread_mutex_unlock(&jw->lock);
+	sent = w->sent - o->seen_sent;
+	failed = w->failed - o->seen_failed;
+	err = w->error;
+	left = w->busy || o->len > 0;
+	pthread_mutex_unlock(&w->lock);
 	o->seen_sent += sent;
 	o->seen_failed += failed;
 	if (failed > 0)
@@ -336,23 +415,31 @@ journal_handover(struct log_state *ls)
 	return left;
 }
 
-/* Waits until the thread is idle or the deadline passes (lock held). */
+/* SIGHUP: the batches not yet begun go to fd, the reopened file. */
 static void
-journal_wait_idle(struct journal_worker *jw, const struct timespec *deadline)
+writer_reopen(struct log_writer *w, int fd)
 {
-	while (jw->busy &&
-	    pthread_cond_timedwait(&jw->idle, &jw->lock, deadline) == 0)
-		;
+	int unused;
+
+	pthread_mutex_lock(&w->lock);
+	unused = w->fd_next;
+	w->fd_next = fd;
+	pthread_mutex_unlock(&w->lock);
+	if (unused >= 0)
+		close(unused);
 }
 
 /* Gives the thread the rest of the queue and stops it, waiting at most
- * wait_ms; a thread still stuck in the journal is left to end alone. */
+ * wait_ms for it to write everything.  A thread still busy then is left
+ * to finish alone; at shutdown (wait_ms > 0) the records it has not begun
+ * are reported lost, as the process is about to end. */
 static void
-journal_stop(struct log_state *ls, int wait_ms)
+writer_stop(struct log_state *ls, int wait_ms)
 {
 	struct log_out *o = ls->out;
-	struct journal_worker *jw = o->jw;
+	struct log_writer *w = o->w;
 	struct timespec deadline;
+	uint64_t pending = 0;
 	bool done;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -362,26 +449,33 @@ journal_stop(struct log_state *ls, int wait_ms)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&jw->lock);
-	journal_wait_idle(jw, &deadline);
-	pthread_mutex_unlock(&jw->lock);
-	journal_handover(ls);
-	pthread_mutex_lock(&jw->lock);
-	jw->quit = true;
-	pthread_cond_signal(&jw->wake);
-	journal_wait_idle(jw, &deadline);
-	done = !jw->busy;
-	pthread_mutex_unlock(&jw->lock);
-	journal_handover(ls);
-	if (o->len > 0)
-		log_lose(ls, log_queued_records(o),
-		    "the journal did not take the last records");
+	writer_handover(ls);
+	pthread_mutex_lock(&w->lock);
+	if (o->len > 0) {
+		/* The thread is busy: the rest follows its batch. */
+		w->tail = o->buf;
+		w->tail_len = o->len;
+		o->buf = NULL;
+		o->len = 0;
+	}
+	w->quit = true;
+	pthread_cond_signal(&w->wake);
+	while (w->busy &&
+	    pthread_cond_timedwait(&w->idle, &w->lock, &deadline) == 0)
+		;
+	done = !w->busy;
+	if (w->tail != NULL)
+		pending = records_count(w->sink, w->tail, w->tail + w->tail_len);
+	pthread_mutex_unlock(&w->lock);
+	writer_handover(ls);
+	if (pending > 0 && wait_ms > 0)
+		log_lose(ls, pending, "the output did not take the last records");
 	if (done)
-		pthread_join(jw->thread, NULL);
+		pthread_join(w->thread, NULL);
 	else
-		pthread_detach(jw->thread);
-	journal_unref(jw);
-	o->jw = NULL;
+		pthread_detach(w->thread);
+	writer_unref(w);
+	o->w = NULL;
 }
 
 /* ---- opening and closing outputs --------------------------------------- */
@@ -405,6 +499,13 @@ log_open_stdout(struct log_out *o)
 	o->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (o->fd < 0)
 		return -errno;
+	/* A regular file would block the reactor: a thread writes it. */
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+		int fd = o->fd;
+
+		o->fd = -1;
+		return writer_start(o, fd);
+	}
 	/* No private description (no /proc, or after setuid): a pipe is
 	 * still made non-blocking, as a blocked reactor is worse. */
 	if (S_ISFIFO(st.st_mode))
@@ -412,12 +513,19 @@ log_open_stdout(struct log_out *o)
 	return 0;
 }
 
+/* Opens the output file for appending, for the writer thread, which may
+ * wait in write(2).  Opening does not wait: a FIFO without a reader is
+ * an error (ENXIO) rather than a hang of the reactor. */
 static int
 log_open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
+	    O_CLOEXEC, 0644);
 
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
 }
 
 /* Opens the output the key names; 0 or -errno, with the reason logged. */
@@ -436,10 +544,11 @@ log_out_open(struct svc *svc, const char *target, struct log_out **out)
 		rc = log_open_stdout(o);
 	} else if (strcmp(target, "journal") == 0) {
 		o->sink = SINK_JOURNAL;
-		rc = journal_start(o);
+		rc = writer_start(o, -1);
 	} else {
 		o->sink = SINK_FILE;
-		rc = o->fd = log_open_file(target);
+		if ((rc = log_open_file(target)) >= 0)
+			rc = writer_start(o, rc);
 	}
 	if (rc >= 0) {
 		*out = o;
@@ -478,28 +587,14 @@ log_write_queue(struct log_out *o)
 	return 0;
 }
 
-/* Counts the records still queued: lines, or for the journal runs of
- * fields ended by a zero length. */
-static uint64_t
-log_queued_records(const struct log_out *o)
-{
-	const char *p = o->buf + o->head, *end = o->buf + o->len;
-	uint64_t n = 0;
-
-	if (o->sink == SINK_JOURNAL)
-		return journal_count(p, end);
-	for (; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-		n++;
-	return n;
-}
-
 /* The queued records are lost (rc: why); counted and told once. */
 static void
 log_drop(struct log_state *ls, int rc)
 {
 	struct log_out *o = ls->out;
 
-	log_lose(ls, log_queued_records(o), strerror(-rc));
+	log_lose(ls, records_count(o->sink, o->buf + o->head, o->buf + o->len),
+	    strerror(-rc));
 	o->head = o->len = 0;
 }
 
@@ -521,8 +616,8 @@ log_drain(struct log_state *ls, int wait_ms)
 	int64_t deadline = ev_clock_ms() + wait_ms;
 	int rc;
 
-	if (o->sink == SINK_JOURNAL) {
-		journal_stop(ls, wait_ms);
+	if (o->w != NULL) {
+		writer_stop(ls, wait_ms);
 		return;
 	}
 	while ((rc = log_write_queue(o)) == -EAGAIN &&
@@ -571,23 +666,24 @@ log_on_retry(struct ev_loop *loop, long long id, void *data)
 
 	(void)loop;
 	(void)id;
-	if (journal_handover(ls))
+	if (writer_handover(ls))
 		return LOG_RETRY_MS;
 	ls->timer = 0;
 	return -1;
 }
 
-/* Sends the queue on its way.  A full pipe or socket arms EV_WRITABLE; a
- * write error (a full disk) costs the queued records, and is reported
- * once until a write succeeds again. */
+/* Sends the queue on its way: to the writer thread when it is idle (a
+ * timer tries again while it is busy), or into a pipe or socket until it
+ * is full, which arms EV_WRITABLE.  A write error (a full disk) costs the
+ * records being written, and is reported once until a write succeeds again. */
 static void
 log_flush(struct log_state *ls)
 {
 	struct log_out *o = ls->out;
 	int rc;
 
-	if (o->sink == SINK_JOURNAL) {
-		if (journal_handover(ls) && ls->timer == 0)
+	if (o->w != NULL) {
+		if (writer_handover(ls) && ls->timer == 0)
 			ls->timer = ev_timer_add(server.loop, LOG_RETRY_MS,
 			    log_on_retry, ls);
 		return;
@@ -939,9 +1035,10 @@ log_reconfigure(struct svc *svc)
 	svc_log(svc, LOG_LVL_INFO, "writing to %s", log_out_name(fresh));
 }
 
-/* SIGHUP: logrotate has moved the file away; what is queued goes to the
- * old file, the rest to a new one.  If the new one cannot be opened, the
- * old one stays in use, so nothing is lost. */
+/* SIGHUP: logrotate has moved the file away; the batch being written
+ * ends in the old file, and every record after it goes to a new one.  If
+ * the new one cannot be opened, the old one stays in use, so nothing is
+ * lost. */
 static void
 log_reopen(struct svc *svc)
 {
@@ -951,14 +1048,13 @@ log_reopen(struct svc *svc)
 
 	if (o->sink != SINK_FILE)
 		return;
-	log_flush(ls);
 	if ((fd = log_open_file(o->target)) < 0) {
 		svc_log(svc, LOG_LVL_ERROR, "cannot reopen %s: %s; still writing "
 		    "to the file open before", o->target, strerror(-fd));
 		return;
 	}
-	close(o->fd);
-	o->fd = fd;
+	writer_reopen(o->w, fd);
+	log_flush(ls);
 }
 
 const struct service_type log_service = {

@@ -417,6 +417,79 @@ def test_stdout_that_is_not_read_does_not_block(tmp_path):
         os.close(reader)
 
 
+def stalled_fifo(start, tmp_path):
+    """A daemon with echo and a log whose output file is a FIFO nobody
+    reads yet, as a stalled disk would take nothing; (daemon, reader fd)."""
+    fifo = str(tmp_path / "stalled.log")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    d = start(config(
+        service("log", "log", ["udp://127.0.0.1:0"], 'output = "%s";' % fifo),
+        service("echo", "echo", ["udp://127.0.0.1:0"])))
+    return d, reader
+
+
+def send_paced(d, first, count, echo=None):
+    """Numbered 500-byte records; echo, if given, must answer meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(d.addr("log", "udp"))
+        for i in range(first, first + count):
+            s.send(b"<14>stall: %04d " % i + b"z" * 500)
+            if i % 100 == 99:
+                if echo is not None:
+                    echo.send(b"still there %d" % i)
+                    assert echo.recv(100) == b"still there %d" % i
+                time.sleep(0.002)
+
+
+def test_stalled_output_file_does_not_block(start, tmp_path):
+    """The file takes nothing for a while: the daemon goes on serving,
+    keeps the records queued, and writes every one of them, in order,
+    once the file takes them again."""
+    d, reader = stalled_fifo(start, tmp_path)
+    try:
+        total = 1000                    # 0.5 MB; the pipe holds 64 KiB
+        send_paced(d, 0, total, echo=d.udp("echo"))
+        data = b""
+        deadline = time.time() + 20
+        while data.count(b"\n") < total and time.time() < deadline:
+            if select.select([reader], [], [], 0.5)[0]:
+                data += os.read(reader, 1 << 20)
+        numbers = [re.search(r"stall: (\d{4}) z{500}$", l).group(1)
+                   for l in data.decode().splitlines()]
+        assert numbers == ["%04d" % i for i in range(total)]
+        assert "dropping" not in d.stderr(), d.stderr()
+        assert d.stop() == 0
+    finally:
+        os.close(reader)
+
+
+def test_shutdown_with_a_stalled_output_file(start, tmp_path):
+    """Stopping while the file takes nothing: the daemon waits a moment,
+    says that records were not written, and exits."""
+    d, reader = stalled_fifo(start, tmp_path)
+    try:
+        send_paced(d, 0, 300)           # fills the pipe; the writer waits
+        time.sleep(0.3)
+        send_paced(d, 300, 100)         # queued behind it
+        time.sleep(0.3)
+        assert d.stop() == 0
+        assert "did not take the last records" in d.stderr(), d.stderr()
+    finally:
+        os.close(reader)
+
+
+def test_output_fifo_without_reader_fails_start(tmp_path):
+    """Opening the output never waits: a FIFO nobody reads is an error."""
+    fifo = str(tmp_path / "nobody.log")
+    os.mkfifo(fifo)
+    path = tmp_path / "m.conf"
+    path.write_text(log_config('output = "%s";' % fifo))
+    r = run_multid(["-c", str(path)])
+    assert r.returncode == 3
+    assert "cannot open %s: No such device or address" % fifo in r.stderr
+
+
 # --- the journal ------------------------------------------------------------------
 
 def parse_journal(dgram):
