@@ -964,19 +964,7 @@ http_read(struct conn *c, const char *data, size_t len)
 		http_handle(c, &req);
 	}
 	http_set_deadline(c, partial);
-	if (c->peer_eof && c->state == CONN_OPEN &&
-	    c->out.pending <= c->high_water)
-		conn_close_after_flush(c);
 	return used;
-}
-
-/* The client half-closed.  Requests it sent before are still answered;
- * those held back by a full output queue go out as it drains. */
-static void
-http_eof(struct conn *c)
-{
-	if (c->in.len == 0 || !c->throttled)
-		conn_close_after_flush(c);
 }
 
 /* idle_timeout passed.  A reply still being sent is finished first; a
@@ -1110,7 +1098,6 @@ const struct service_type http_service = {
 	.stop = http_stop,
 	.open = http_open_conn,
 	.read = http_read,
-	.eof = http_eof,
 	.timeout = http_timeout,
 	.close = http_close,
 };

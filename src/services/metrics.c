@@ -202,17 +202,7 @@ metrics_read(struct conn *c, const char *data, size_t len)
 		used += (size_t)n;
 		metrics_handle(c, &req);
 	}
-	if (c->peer_eof && c->state == CONN_OPEN &&
-	    c->out.pending <= c->high_water)
-		conn_close_after_flush(c);
 	return used;
-}
-
-static void
-metrics_eof(struct conn *c)
-{
-	if (c->in.len == 0 || !c->throttled)
-		conn_close_after_flush(c);
 }
 
 /* A request left incomplete gets 408; an idle connection just closes. */
@@ -231,6 +221,5 @@ const struct service_type metrics_service = {
 	.idle_timeout = 300,
 	.busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 	.read = metrics_read,
-	.eof = metrics_eof,
 	.timeout = metrics_timeout,
 };
