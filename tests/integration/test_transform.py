@@ -2,10 +2,11 @@
 reply line per line) and UDP (one reply datagram per datagram)."""
 import os
 import socket
+import threading
 
 import pytest
 
-from multid import config, recv_until, run_multid, service
+from multid import config, recv_all, recv_until, run_multid, service
 
 OPS = ("upper", "lower", "count", "digitsum", "reverse")
 
@@ -133,6 +134,23 @@ def test_tcp_pipelined_lines_in_order(d):
         data += chunk
     assert data.split(b"\r\n")[:-1] == [str(i).encode()
                                         for i in range(1, 201)]
+
+
+def test_tcp_half_close_answers_every_line(d):
+    """Far more lines than the output queue holds, then a half-close
+    (nc -N): every line is answered, in order, before the server closes."""
+    lines = [b"line %06d " % i + b"a" * 60 for i in range(30000)]
+    s = d.connect("upper", timeout=10)
+
+    def send_all():
+        s.sendall(b"".join(l + b"\n" for l in lines))
+        s.shutdown(socket.SHUT_WR)
+
+    sender = threading.Thread(target=send_all)
+    sender.start()
+    data = recv_all(s)
+    sender.join()
+    assert data.split(b"\r\n") == [l.upper() for l in lines] + [b""]
 
 
 def test_tcp_line_rules(d):
