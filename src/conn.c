@@ -501,7 +501,10 @@ conn_flush(struct conn *c)
 		c->svc->stats.bytes_sent += sent;
 		c->last_progress = ev_now(server.loop);
 	}
-	if (c->out.pending > 0)
+	/* A type that makes output as the socket drains (chargen) is woken
+	 * by the socket's room even when the queue is empty. */
+	if (c->out.pending > 0 ||
+	    (c->state == CONN_OPEN && c->type->writable != NULL))
 		ev_add(server.loop, c->fd, EV_WRITABLE, conn_event, c);
 	else
 		ev_del(server.loop, c->fd, EV_WRITABLE);

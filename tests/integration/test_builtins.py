@@ -122,6 +122,17 @@ def test_chargen_tcp_pattern(d):
         assert data[i * 74:(i + 1) * 74] == chargen_line(i), i
 
 
+def test_chargen_tcp_streams_on(d):
+    """The generator goes on as the reader takes it, far beyond what one
+    fill of the output queue holds."""
+    cycle = b"".join(chargen_line(i) for i in range(95))
+    size = 8 << 20
+    with d.connect("chargen") as s:
+        data = recv_exactly(s, size)
+    want = cycle * (size // len(cycle) + 1)
+    assert data == want[:size]
+
+
 def test_chargen_udp(d):
     with d.udp("chargen") as u:
         u.send(b"x")
