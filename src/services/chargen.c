@@ -13,33 +13,45 @@
 
 #define CHARGEN_LINE     72               /* characters per line */
 #define CHARGEN_CYCLE    95               /* printable ASCII 32..126 */
+#define CHARGEN_ROW      (CHARGEN_LINE + 2) /* a line with its CRLF */
+#define CHARGEN_BLOCK    16               /* lines per TCP send */
 #define CHARGEN_QUEUE    (64 * 1024)      /* bytes kept queued at most */
 #define CHARGEN_UDP_MAX  512              /* RFC 864's datagram bound */
+#define CHARGEN_UDP_ROWS ((CHARGEN_UDP_MAX + CHARGEN_ROW - 1) / CHARGEN_ROW)
 
-/* Writes line number n of the pattern (74 bytes) into out. */
-static void
-chargen_line(unsigned n, char *out)
+/* The whole pattern, its 95 lines once, and then as many again as one
+ * send may run past the last: any run of lines is one span of it. */
+static char chargen_text[(CHARGEN_CYCLE + CHARGEN_BLOCK) * CHARGEN_ROW];
+_Static_assert(CHARGEN_UDP_ROWS <= CHARGEN_BLOCK, "a datagram's lines fit");
+
+/* Lines n.. of the pattern (n below CHARGEN_CYCLE). */
+static const char *
+chargen_lines(unsigned n)
 {
-	for (unsigned k = 0; k < CHARGEN_LINE; k++)
-		out[k] = (char)(' ' + (n + k) % CHARGEN_CYCLE);
-	out[CHARGEN_LINE] = '\r';
-	out[CHARGEN_LINE + 1] = '\n';
+	if (chargen_text[0] == '\0')
+		for (unsigned i = 0; i < CHARGEN_CYCLE + CHARGEN_BLOCK; i++) {
+			char *row = chargen_text + i * CHARGEN_ROW;
+
+			for (unsigned k = 0; k < CHARGEN_LINE; k++)
+				row[k] = (char)(' ' + (i + k) % CHARGEN_CYCLE);
+			row[CHARGEN_LINE] = '\r';
+			row[CHARGEN_LINE + 1] = '\n';
+		}
+	return chargen_text + n * CHARGEN_ROW;
 }
 
-/* Fills the queue up to the mark; the line number lives in c->data. */
+/* Fills the queue up to the mark; the next line number lives in c->data. */
 static void
 chargen_writable(struct conn *c)
 {
 	unsigned n = (unsigned)(uintptr_t)c->data;
-	char block[16 * (CHARGEN_LINE + 2)];
 
 	while (c->out.pending < CHARGEN_QUEUE && c->state == CONN_OPEN) {
-		for (int i = 0; i < 16; i++, n++)
-			chargen_line(n % CHARGEN_CYCLE, block + i * (CHARGEN_LINE + 2));
-		if (conn_send(c, block, sizeof(block)) != 0)
+		if (conn_send(c, chargen_lines(n), CHARGEN_BLOCK * CHARGEN_ROW) != 0)
 			break;
+		n = (n + CHARGEN_BLOCK) % CHARGEN_CYCLE;
 	}
-	c->data = (void *)(uintptr_t)(n % CHARGEN_CYCLE);
+	c->data = (void *)(uintptr_t)n;
 }
 
 static int
@@ -56,15 +68,9 @@ static void
 chargen_datagram(struct svc *svc, struct dgram *d)
 {
 	unsigned n = (unsigned)(uintptr_t)svc->state;
-	char out[CHARGEN_UDP_MAX + CHARGEN_LINE + 2];
-	size_t len = 0;
 
-	while (len < CHARGEN_UDP_MAX) {
-		chargen_line(n++ % CHARGEN_CYCLE, out + len);
-		len += CHARGEN_LINE + 2;
-	}
-	svc->state = (void *)(uintptr_t)(n % CHARGEN_CYCLE);
-	dgram_reply(d, out, CHARGEN_UDP_MAX);
+	dgram_reply(d, chargen_lines(n), CHARGEN_UDP_MAX);
+	svc->state = (void *)(uintptr_t)((n + CHARGEN_UDP_ROWS) % CHARGEN_CYCLE);
 }
 
 const struct service_type chargen_service = {
