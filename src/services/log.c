@@ -683,6 +683,10 @@ log_flush(struct log_state *ls)
 	int rc;
 
 	if (o->w != NULL) {
+		/* Nothing new: the timer, armed while the thread works, takes
+		 * note of how its batch went. */
+		if (o->len == 0)
+			return;
 		if (writer_handover(ls) && ls->timer == 0)
 			ls->timer = ev_timer_add(server.loop, LOG_RETRY_MS,
 			    log_on_retry, ls);
