@@ -74,6 +74,30 @@ def db_rows(path):
     return accounts, history
 
 
+def check_chains(path):
+    """Each account's history lines are chained from accounts.last through
+    history.prev: all of them, newest first, and no other line."""
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        last = dict(con.execute("SELECT id, last FROM accounts"))
+        rows = {hid: (acc, prev) for hid, acc, prev in con.execute(
+            "SELECT id, account, prev FROM history")}
+    finally:
+        con.close()
+    for aid, line in last.items():
+        chain = []
+        while line is not None:
+            acc, prev = rows[line]
+            assert acc == aid, "line %d of account %d in %d's chain" % (
+                line, acc, aid)
+            chain.append(line)
+            line = prev
+        mine = sorted((h for h, (acc, _) in rows.items() if acc == aid),
+                      reverse=True)
+        assert chain == mine, "account %d: chain %r, lines %r" % (
+            aid, chain[:10], mine[:10])
+
+
 def check_invariants(path):
     """No negative balance; every balance is the sum of its history, and
     its last history line shows it; every transfer-out is followed by its
@@ -103,6 +127,7 @@ def check_invariants(path):
         assert pair[3] == amount and names[pair[1]] == other
         assert pair[5] == names[acc]
     assert ins == sum(1 for h in history if h[2] == "transfer-out")
+    check_chains(path)
     return accounts, history
 
 

@@ -204,9 +204,12 @@ def test_limit(start, tmp_path):
         (aid,) = con.execute("SELECT id FROM accounts WHERE name = 'rich'") \
             .fetchone()
         big = 10000000000000 * 100 - 100
+        # The line joins the account's chain (see check_chains).
         con.execute("INSERT INTO history (account, time, kind, amount, "
-                    "balance) VALUES (?, 0, 'deposit', ?, ?)", (aid, big, big))
-        con.execute("UPDATE accounts SET balance = ? WHERE id = ?", (big, aid))
+                    "balance, prev) VALUES (?, 0, 'deposit', ?, ?, (SELECT "
+                    "last FROM accounts WHERE id = ?))", (aid, big, big, aid))
+        con.execute("UPDATE accounts SET balance = ?, last = "
+                    "last_insert_rowid() WHERE id = ?", (big, aid))
     con.close()
     d = start(bank_config(db))
     c = Client(d)
@@ -341,6 +344,96 @@ def test_refuses_a_foreign_database(tmp_path):
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 1
     con.close()
+
+
+# Schema 1, as multid 0.1 created it: history found through an index.
+SCHEMA_1 = """
+PRAGMA journal_mode = WAL;
+CREATE TABLE accounts (id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE, secret TEXT NOT NULL,
+  balance INTEGER NOT NULL CHECK (balance BETWEEN 0 AND 1000000000000000),
+  created INTEGER NOT NULL);
+CREATE TABLE history (id INTEGER PRIMARY KEY,
+  account INTEGER NOT NULL REFERENCES accounts (id),
+  time INTEGER NOT NULL, kind TEXT NOT NULL, amount INTEGER NOT NULL,
+  balance INTEGER NOT NULL, other TEXT);
+CREATE INDEX history_account ON history (account, id);
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+PRAGMA application_id = 1835164014;
+PRAGMA user_version = 1;
+"""
+
+
+def test_schema_1_is_upgraded(start, tmp_path):
+    """A database of the first schema is upgraded in place at start: the
+    history of every account is kept, newest first, and goes on."""
+    db = str(tmp_path / "bank.db")
+    d = start(bank_config(db))
+    c = Client(d)
+    assert c.cmd("OPEN alice sesame") == "OK opened alice"
+    c.close()
+    assert d.stop() == 0
+    con = sqlite3.connect(db)           # the same secret hash, in schema 1
+    (secret,) = con.execute("SELECT secret FROM accounts").fetchone()
+    con.close()
+    os.unlink(db)
+    con = sqlite3.connect(db)
+    con.executescript(SCHEMA_1)
+    with con:
+        for aid, name in ((1, "alice"), (2, "bob")):
+            con.execute("INSERT INTO accounts VALUES (?, ?, ?, 0, 0)",
+                        (aid, name, secret))
+        rows = [(1, "deposit", 500, 500, None), (2, "deposit", 100, 100, None),
+                (1, "transfer-out", 200, 300, "bob"),
+                (2, "transfer-in", 200, 300, "alice"),
+                (1, "withdraw", 50, 250, None)]
+        for aid, kind, amount, bal, other in rows:
+            con.execute("INSERT INTO history (account, time, kind, amount, "
+                        "balance, other) VALUES (?, 0, ?, ?, ?, ?)",
+                        (aid, kind, amount, bal, other))
+            con.execute("UPDATE accounts SET balance = ? WHERE id = ?",
+                        (bal, aid))
+    con.close()
+    d = start(bank_config(db))
+    assert "schema 1 upgraded to 2" in d.stderr()
+    a = Client(d)
+    assert a.cmd("LOGIN alice sesame") == "OK balance 2.50"
+    assert [l.split()[1:] for l in a.history()] == [
+        ["withdraw", "0.50", "2.50"], ["transfer-out", "2.00", "3.00", "bob"],
+        ["deposit", "5.00", "5.00"]]
+    assert a.cmd("DEPOSIT 1") == "OK 3.50"
+    assert [l.split()[1:] for l in a.history("2")] == [
+        ["deposit", "1.00", "3.50"], ["withdraw", "0.50", "2.50"]]
+    b = Client(d)
+    assert b.cmd("LOGIN bob sesame") == "OK balance 3.00"
+    assert [l.split()[1:] for l in b.history()] == [
+        ["transfer-in", "2.00", "3.00", "alice"], ["deposit", "1.00", "1.00"]]
+    a.close()
+    b.close()
+    assert d.stop() == 0
+    check_invariants(db)
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                       "'history_account'").fetchone()[0] == 0
+    con.close()
+
+
+def test_unknown_schema_version_is_refused(start, tmp_path):
+    db = str(tmp_path / "bank.db")
+    d = start(bank_config(db))
+    assert d.stop() == 0
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version = 3")
+    con.close()
+    conf = tmp_path / "m.conf"
+    conf.write_text(bank_config(db))
+    r = run_multid(["-c", str(conf)])
+    assert r.returncode == 3, r.stderr
+    assert "schema version 3 is not one this multid knows" in r.stderr
 
 
 def test_secrets_are_salted_hashes(start, tmp_path):
