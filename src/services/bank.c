@@ -1225,31 +1225,29 @@ bank_check_identity(struct bank *b, bool *fresh, sqlite3_int64 *version)
 	return 0;
 }
 
+/* Runs sql (the schema, or an upgrade to it) and stamps the file with
+ * our application id and schema version, in one transaction. */
+static int
+bank_exec_schema(struct bank *b, const char *sql)
+{
+	char tx[2048];
+
+	snprintf(tx, sizeof(tx), "BEGIN; %s PRAGMA application_id = %d; "
+	    "PRAGMA user_version = %d; COMMIT", sql, BANK_APP_ID, BANK_SCHEMA);
+	if (bank_exec_sql(b, tx) != 0) {
+		sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Durability: in WAL mode with synchronous=FULL, SQLite syncs the WAL at
  * every commit, so a committed transaction survives a crash and a power
  * cut; checkpoints sync too before the WAL is reused.  NORMAL would sync
  * only at checkpoints and could lose acknowledged commits on power loss. */
-/* Brings a database of schema 1 up to date, in one transaction. */
-static int
-bank_upgrade(struct bank *b)
-{
-	char sql[1024];
-
-	snprintf(sql, sizeof(sql), "BEGIN; %s PRAGMA user_version = %d; COMMIT",
-	    bank_upgrade_1, BANK_SCHEMA);
-	if (bank_exec_sql(b, sql) != 0) {
-		sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
-		return -EIO;
-	}
-	svc_log(b->svc, LOG_LVL_NOTICE, "%s: schema 1 upgraded to %d", b->path,
-	    BANK_SCHEMA);
-	return 0;
-}
-
 static int
 bank_setup(struct bank *b, bool fresh, sqlite3_int64 version)
 {
-	char sql[2048];
 	sqlite3_stmt *s;
 	bool wal;
 
@@ -1274,16 +1272,16 @@ bank_setup(struct bank *b, bool fresh, sqlite3_int64 version)
 	if (bank_exec_sql(b, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
 	    != 0)
 		return -EIO;
-	if (!fresh)
-		return version < BANK_SCHEMA ? bank_upgrade(b) : 0;
-	snprintf(sql, sizeof(sql), "BEGIN; %s PRAGMA application_id = %d; "
-	    "PRAGMA user_version = %d; COMMIT", bank_schema, BANK_APP_ID,
-	    BANK_SCHEMA);
-	if (bank_exec_sql(b, sql) != 0) {
-		sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!fresh && version == BANK_SCHEMA)
+		return 0;
+	/* Schema 1 is the only older one (bank_check_identity). */
+	if (bank_exec_schema(b, fresh ? bank_schema : bank_upgrade_1) != 0)
 		return -EIO;
-	}
-	svc_log(b->svc, LOG_LVL_NOTICE, "created %s", b->path);
+	if (fresh)
+		svc_log(b->svc, LOG_LVL_NOTICE, "created %s", b->path);
+	else
+		svc_log(b->svc, LOG_LVL_NOTICE, "%s: schema 1 upgraded to %d",
+		    b->path, BANK_SCHEMA);
 	return 0;
 }
 
