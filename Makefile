@@ -39,7 +39,7 @@ LDLIBS  += $(shell pkg-config --libs $(PC_LIBS) 2>/dev/null) -lpthread -lm
 
 # ev_epoll.c is included by ev.c, as redis includes ae_epoll.c.
 CORE_SRC = $(filter-out src/main.c src/ev_epoll.c,$(wildcard src/*.c)) \
-           $(wildcard src/services/*.c)
+           $(wildcard src/services/*.c src/services/*/*.c)
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/check_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,7 +52,7 @@ FUZZ_SECONDS ?= 30
 
 all: $(BUILD)/multid
 
-$(BUILD)/%.o: %.c $(wildcard src/*.h src/services/*.h) | deps-checked
+$(BUILD)/%.o: %.c $(wildcard src/*.h src/services/*.h src/services/*/*.h) | deps-checked
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
