@@ -254,12 +254,199 @@ def recv_all(s):
 
 
 def service(name, type_, listen, extra=""):
-    """One service group for a test configuration."""
-    lst = ", ".join('"%s"' % l for l in listen)
+    """One service group for a test configuration.  A listen entry that
+    starts with "{" (see listen_group) is taken as it is."""
+    lst = ", ".join(l if l.startswith("{") else '"%s"' % l for l in listen)
     return '{ name = "%s"; type = "%s"; listen = ( %s ); %s }' % (
         name, type_, lst, extra)
+
+
+def listen_group(address, protocol):
+    """A listen entry that names the protocol spoken on that socket."""
+    return '{ address = "%s"; protocol = "%s"; }' % (address, protocol)
 
 
 def config(*services, daemon=""):
     return "daemon = { %s };\nservices = (\n  %s\n);\n" % (
         daemon, ",\n  ".join(services))
+
+
+# --- the shared line client ----------------------------------------------------
+
+def assert_closed(sock, timeout=5.0, limit=1 << 20):
+    """Fails unless the peer closes the connection (end of file or reset)
+    within `timeout` seconds.  Whatever arrives before the close is read
+    and returned; more than `limit` bytes of it fails too (a peer that
+    keeps talking has not closed)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("peer did not close within %.1f s; read %r"
+                                 % (timeout, data[-200:]))
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+        if len(data) > limit:
+            raise AssertionError("peer sent more than %d bytes instead of "
+                                 "closing: %r" % (limit, data[-200:]))
+
+
+class LineClient:
+    """One TCP connection that speaks in lines (or frames): send a line,
+    read a line with a timeout, read until a predicate holds, expect the
+    server to close.  `end` is appended to what send() sends; `sep` ends
+    every reply (b"\\r\\n" for the line services, b"\\0" for NUL frames).
+
+        c = LineClient(d, "guess")            # the service's first tcp listener
+        c = LineClient.at(host, port)         # any address
+        c.ask("stats") -> "* rounds 0 ..."
+        c.expect_closed()
+
+    Every read fails with AssertionError, naming what was read so far, when
+    the connection closes or the timeout passes before a whole line."""
+
+    def __init__(self, d=None, name=None, timeout=5.0, end=b"\n",
+                 sep=b"\r\n", family=None, sock=None, rcvbuf=None):
+        if sock is None:
+            host, port = d.addr(name, "tcp", family)
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(fam, socket.SOCK_STREAM)
+            if rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect((host, port))
+        self.s = sock
+        self.timeout = timeout
+        self.end = end
+        self.sep = sep
+        self.buf = b""                  # received, not yet returned
+
+    @classmethod
+    def at(cls, host, port, timeout=5.0, **kw):
+        """A client connected to host:port."""
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(fam, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+        return cls(timeout=timeout, sock=sock, **kw)
+
+    # --- sending ---
+    def send(self, text):
+        """Sends text (str or bytes) and the line end."""
+        if isinstance(text, str):
+            text = text.encode()
+        self.s.sendall(text + self.end)
+
+    def raw(self, data):
+        """Sends bytes exactly as given."""
+        self.s.sendall(data)
+
+    # --- receiving ---
+    def _fill(self, deadline, what):
+        """Reads once more into the buffer, or fails at the deadline or
+        on a close."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no %s within %.1f s; have %r"
+                                 % (what, self.timeout, self.buf[-300:]))
+        self.s.settimeout(left)
+        try:
+            chunk = self.s.recv(65536)
+        except socket.timeout:
+            return
+        if not chunk:
+            raise AssertionError("connection closed before %s; have %r"
+                                 % (what, self.buf[-300:]))
+        self.buf += chunk
+
+    def line_bytes(self, timeout=None):
+        """The next reply as bytes, without its separator."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while self.sep not in self.buf:
+            self._fill(deadline, "whole line")
+        line, self.buf = self.buf.split(self.sep, 1)
+        return line
+
+    def line(self, timeout=None):
+        """The next reply, decoded as UTF-8, without its separator."""
+        return self.line_bytes(timeout).decode()
+
+    def ask(self, text, timeout=None):
+        """Sends a line and returns the next reply line."""
+        self.send(text)
+        return self.line(timeout)
+
+    def read_until(self, pred, timeout=None, most=10000):
+        """Reads lines until pred(line) is true; returns them all, the
+        matching one last.  Fails after `most` lines or the timeout."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        lines = []
+        while len(lines) < most:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            lines.append(self.line(left))
+            if pred(lines[-1]):
+                return lines
+        raise AssertionError("no line matched within %.1f s / %d lines: %r"
+                             % (timeout or self.timeout, most, lines[-10:]))
+
+    def recv_bytes(self, n, timeout=None):
+        """Exactly n bytes (from the buffer first)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            self._fill(deadline, "%d bytes" % n)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def recv_some(self, timeout=None):
+        """What the buffer holds, or else what one recv() returns (b"" at
+        end of file); fails when nothing arrives within the timeout."""
+        if self.buf:
+            data, self.buf = self.buf, b""
+            return data
+        self.s.settimeout(timeout or self.timeout)
+        try:
+            return self.s.recv(65536)
+        except socket.timeout:
+            raise AssertionError("nothing received within %.1f s"
+                                 % (timeout or self.timeout))
+
+    def expect_silence(self, wait=0.3):
+        """Fails when anything arrives (or the connection closes) within
+        `wait` seconds."""
+        assert not self.buf, "unexpected %r" % self.buf
+        self.s.settimeout(wait)
+        try:
+            data = self.s.recv(65536)
+        except socket.timeout:
+            return
+        raise AssertionError("expected silence, got %r" % data)
+
+    def expect_closed(self, timeout=None):
+        """Fails unless the server closes within the timeout; returns what
+        was unread before the close (buffer included)."""
+        rest, self.buf = self.buf, b""
+        return rest + assert_closed(self.s, timeout or self.timeout)
+
+    def shutdown(self):
+        """Half-closes: the server sees the end of input."""
+        self.s.shutdown(socket.SHUT_WR)
+
+    def close(self):
+        self.s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
