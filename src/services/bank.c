@@ -36,6 +36,7 @@
 
 #include <sqlite3.h>
 
+#include "../cmd.h"
 #include "../conn.h"
 #include "../log.h"
 #include "../server.h"
@@ -49,7 +50,6 @@
 #define BANK_FAILURES_MAX  3          /* failed LOGINs before the close */
 #define BANK_HISTORY_MAX   1000       /* HISTORY N at most */
 #define BANK_HISTORY_DEF   10         /* and without N */
-#define BANK_ARGS_MAX      2          /* arguments of any command */
 #define BANK_HASH_THREADS  2          /* yescrypt runs in parallel */
 #define BANK_BATCH_MAX     4096       /* operations per commit at most */
 #define BANK_BUSY_MS       5000       /* wait for another process' lock */
@@ -848,12 +848,9 @@ bank_take_secret(struct bank_op *op, char *secret)
 	explicit_bzero(secret, strlen(secret));
 }
 
-typedef enum line_result bank_cmd_proc(struct bank_client *cl, int argc,
-    char **argv);
-
 /* A new operation, or NULL after telling the client why not. */
 static struct bank_op *
-cmd_op(struct bank_client *cl, enum bank_cmd cmd)
+bank_cmd_op(struct bank_client *cl, enum bank_cmd cmd)
 {
 	struct bank_op *op = bank_op_new(cl, cmd);
 
@@ -862,9 +859,10 @@ cmd_op(struct bank_client *cl, enum bank_cmd cmd)
 	return op;
 }
 
-static enum line_result
-cmd_open(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_open(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
 	struct bank_op *op;
 
 	(void)argc;
@@ -876,7 +874,7 @@ cmd_open(struct bank_client *cl, int argc, char **argv)
 		conn_reply(cl->conn, "ERR bad secret");
 		return LINE_MORE;
 	}
-	if ((op = cmd_op(cl, CMD_OPEN)) == NULL)
+	if ((op = bank_cmd_op(cl, CMD_OPEN)) == NULL)
 		return LINE_MORE;
 	memcpy(op->name, argv[1], strlen(argv[1]) + 1);
 	bank_take_secret(op, argv[2]);
@@ -887,13 +885,14 @@ cmd_open(struct bank_client *cl, int argc, char **argv)
  * so a reply's timing tells nothing about why.  A secret OPEN would not
  * take (longer than 72 bytes, say) can match no account: it leaves the
  * name out, rather than being cut to a prefix that might match. */
-static enum line_result
-cmd_login(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_login(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
 	struct bank_op *op;
 
 	(void)argc;
-	if ((op = cmd_op(cl, CMD_LOGIN)) == NULL)
+	if ((op = bank_cmd_op(cl, CMD_LOGIN)) == NULL)
 		return LINE_MORE;
 	if (chat_valid_name(argv[1]) && bank_secret_ok(argv[2]))
 		memcpy(op->name, argv[1], strlen(argv[1]) + 1);
@@ -901,6 +900,7 @@ cmd_login(struct bank_client *cl, int argc, char **argv)
 	return bank_submit(cl, op);
 }
 
+/* HISTORY checks its N before the login, so it tests the state itself. */
 static bool
 bank_need_login(struct bank_client *cl)
 {
@@ -910,28 +910,28 @@ bank_need_login(struct bank_client *cl)
 	return true;
 }
 
-static enum line_result
-cmd_balance(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_balance(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
 	struct bank_op *op;
 
 	(void)argc;
 	(void)argv;
-	if (bank_need_login(cl) || (op = cmd_op(cl, CMD_BALANCE)) == NULL)
+	if ((op = bank_cmd_op(cl, CMD_BALANCE)) == NULL)
 		return LINE_MORE;
 	return bank_submit(cl, op);
 }
 
-/* DEPOSIT, WITHDRAW and TRANSFER: the amount is the last argument. */
+/* DEPOSIT, WITHDRAW and TRANSFER: the amount is the last argument.  The
+ * table lets them run logged in only. */
 static enum line_result
-cmd_money(struct bank_client *cl, enum bank_cmd cmd, const char *name,
+bank_cmd_money(struct bank_client *cl, enum bank_cmd cmd, const char *name,
     const char *amount)
 {
 	struct bank_op *op;
 	int64_t cents;
 
-	if (bank_need_login(cl))
-		return LINE_MORE;
 	if (bank_amount_parse(amount, &cents) != 0) {
 		conn_reply(cl->conn, "ERR bad amount");
 		return LINE_MORE;
@@ -940,7 +940,7 @@ cmd_money(struct bank_client *cl, enum bank_cmd cmd, const char *name,
 		conn_reply(cl->conn, "ERR no such account");
 		return LINE_MORE;
 	}
-	if ((op = cmd_op(cl, cmd)) == NULL)
+	if ((op = bank_cmd_op(cl, cmd)) == NULL)
 		return LINE_MORE;
 	op->amount = cents;
 	if (name != NULL)
@@ -948,27 +948,33 @@ cmd_money(struct bank_client *cl, enum bank_cmd cmd, const char *name,
 	return bank_submit(cl, op);
 }
 
-static enum line_result
-cmd_deposit(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_deposit(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
+
 	(void)argc;
-	return cmd_money(cl, CMD_DEPOSIT, NULL, argv[1]);
+	return bank_cmd_money(cl, CMD_DEPOSIT, NULL, argv[1]);
 }
 
-static enum line_result
-cmd_withdraw(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_withdraw(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
+
 	(void)argc;
-	return cmd_money(cl, CMD_WITHDRAW, NULL, argv[1]);
+	return bank_cmd_money(cl, CMD_WITHDRAW, NULL, argv[1]);
 }
 
 /* A name that breaks the naming rule cannot exist, so it is answered as
  * unknown without asking the database. */
-static enum line_result
-cmd_transfer(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_transfer(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
+
 	(void)argc;
-	return cmd_money(cl, CMD_TRANSFER, argv[1], argv[2]);
+	return bank_cmd_money(cl, CMD_TRANSFER, argv[1], argv[2]);
 }
 
 /* Parses HISTORY's N: 1..1000 as plain digits; -1 when it is not. */
@@ -987,9 +993,10 @@ bank_history_count(const char *s)
 	return n >= 1 && n <= BANK_HISTORY_MAX ? n : -1;
 }
 
-static enum line_result
-cmd_history(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_history(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
 	long n = argc > 1 ? bank_history_count(argv[1]) : BANK_HISTORY_DEF;
 	struct bank_op *op;
 
@@ -998,15 +1005,17 @@ cmd_history(struct bank_client *cl, int argc, char **argv)
 		    BANK_HISTORY_MAX);
 		return LINE_MORE;
 	}
-	if (bank_need_login(cl) || (op = cmd_op(cl, CMD_HISTORY)) == NULL)
+	if (bank_need_login(cl) || (op = bank_cmd_op(cl, CMD_HISTORY)) == NULL)
 		return LINE_MORE;
 	op->count = n;
 	return bank_submit(cl, op);
 }
 
-static enum line_result
-cmd_logout(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_logout(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
+
 	(void)argc;
 	(void)argv;
 	cl->account = 0;
@@ -1015,9 +1024,11 @@ cmd_logout(struct bank_client *cl, int argc, char **argv)
 	return LINE_MORE;
 }
 
-static enum line_result
-cmd_quit(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_quit(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
+
 	(void)argc;
 	(void)argv;
 	conn_reply(cl->conn, "OK bye");
@@ -1025,9 +1036,11 @@ cmd_quit(struct bank_client *cl, int argc, char **argv)
 	return LINE_STOP;
 }
 
-static enum line_result
-cmd_help(struct bank_client *cl, int argc, char **argv)
+static int
+bank_cmd_help(void *session, int argc, char **argv)
 {
+	struct bank_client *cl = session;
+
 	(void)argc;
 	(void)argv;
 	conn_reply(cl->conn, "OK commands: OPEN NAME SECRET, LOGIN NAME SECRET, "
@@ -1036,91 +1049,62 @@ cmd_help(struct bank_client *cl, int argc, char **argv)
 	return LINE_MORE;
 }
 
-/* The command table, like inetd's biltin[]: name, argument counts, the
- * usage shown when they are wrong, and the handler. */
-static const struct bank_command {
-	const char    *name;          /* the command word */
-	int            min, max;      /* arguments after it; -1: any */
-	bool           rest;          /* the last argument takes the rest of
-	                                 the line (a secret with a space) */
-	const char    *usage;         /* after "ERR usage: " */
-	bank_cmd_proc *proc;          /* the handler */
-} bank_commands[] = {
-	{ "OPEN", 2, 2, true, "OPEN NAME SECRET", cmd_open },
-	{ "LOGIN", 2, 2, true, "LOGIN NAME SECRET", cmd_login },
-	{ "BALANCE", 0, 0, false, "BALANCE", cmd_balance },
-	{ "DEPOSIT", 1, 1, false, "DEPOSIT AMOUNT", cmd_deposit },
-	{ "WITHDRAW", 1, 1, false, "WITHDRAW AMOUNT", cmd_withdraw },
-	{ "TRANSFER", 2, 2, false, "TRANSFER NAME AMOUNT", cmd_transfer },
-	{ "HISTORY", 0, 1, false, "HISTORY [N]", cmd_history },
-	{ "LOGOUT", 0, 0, false, "LOGOUT", cmd_logout },
-	{ "QUIT", 0, -1, false, "QUIT", cmd_quit },
-	{ "HELP", 0, -1, false, "HELP", cmd_help },
-	{ NULL, 0, 0, false, NULL, NULL }
+/* Session states, as bits of a command row's mask. */
+enum {
+	BANK_ANON = 1 << 0,           /* nobody logged in */
+	BANK_USER = 1 << 1,           /* an account is logged in */
 };
 
-static bool
-is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Splits line into words at blanks, in place; with rest, the word number
- * max runs to the end of the line.  Returns the number of words, or more
- * than max + 1 when there are too many. */
-static int
-bank_split(char *line, char **argv, int max, bool rest)
-{
-	int argc = 0;
-	char *p = line;
-
-	for (;;) {
-		while (is_blank(*p))
-			p++;
-		if (*p == '\0')
-			return argc;
-		if (argc > max)
-			return argc + 1;
-		argv[argc++] = p;
-		if (rest && argc == max + 1)
-			return argc;
-		while (*p != '\0' && !is_blank(*p))
-			p++;
-		if (*p != '\0')
-			*p++ = '\0';
-	}
-}
+/* The command table: word, argument counts, the states it runs in, the
+ * usage shown when the counts are wrong, and the handler.  OPEN's and
+ * LOGIN's secret takes the rest of the line, so one with a space is
+ * refused as a bad secret rather than as a usage error. */
+static const struct cmd_def bank_commands[] = {
+	{ CMD_WORD("OPEN"), 2, 2, CMD_ALL_STATES, CMD_REST, "OPEN NAME SECRET",
+	  bank_cmd_open },
+	{ CMD_WORD("LOGIN"), 2, 2, CMD_ALL_STATES, CMD_REST,
+	  "LOGIN NAME SECRET", bank_cmd_login },
+	{ CMD_WORD("BALANCE"), 0, 0, BANK_USER, 0, "BALANCE", bank_cmd_balance },
+	{ CMD_WORD("DEPOSIT"), 1, 1, BANK_USER, 0, "DEPOSIT AMOUNT",
+	  bank_cmd_deposit },
+	{ CMD_WORD("WITHDRAW"), 1, 1, BANK_USER, 0, "WITHDRAW AMOUNT",
+	  bank_cmd_withdraw },
+	{ CMD_WORD("TRANSFER"), 2, 2, BANK_USER, 0, "TRANSFER NAME AMOUNT",
+	  bank_cmd_transfer },
+	{ CMD_WORD("HISTORY"), 0, 1, CMD_ALL_STATES, 0, "HISTORY [N]",
+	  bank_cmd_history },
+	{ CMD_WORD("LOGOUT"), 0, 0, CMD_ALL_STATES, 0, "LOGOUT",
+	  bank_cmd_logout },
+	{ CMD_WORD("QUIT"), 0, CMD_ANY, CMD_ALL_STATES, 0, "QUIT",
+	  bank_cmd_quit },
+	{ CMD_WORD("HELP"), 0, CMD_ANY, CMD_ALL_STATES, 0, "HELP",
+	  bank_cmd_help },
+	{ .word = NULL }
+};
 
 static enum line_result
 bank_line(struct conn *c, char *line, size_t len)
 {
 	struct bank_client *cl = c->data;
-	const struct bank_command *cmd;
-	char *argv[BANK_ARGS_MAX + 2], *word;
-	int argc;
+	unsigned state = cl->account != 0 ? BANK_USER : BANK_ANON;
+	struct cmd_call call;
 
-	/* Trailing blanks are no part of the last word. */
-	while (len > 0 && is_blank(line[len - 1]))
-		line[--len] = '\0';
-	word = line + strspn(line, " \t");
-	if (*word == '\0')
+	switch (cmd_parse(bank_commands, line, len, state, &call)) {
+	case CMD_OK:
+		return (enum line_result)cmd_call(&call, cl);
+	case CMD_BLANK:
 		return LINE_MORE;     /* a blank line, like an empty one */
-	for (cmd = bank_commands; cmd->name != NULL; cmd++)
-		if (strncasecmp(word, cmd->name, strlen(cmd->name)) == 0 &&
-		    (word[strlen(cmd->name)] == '\0' ||
-		    is_blank(word[strlen(cmd->name)])))
-			break;
-	if (cmd->name == NULL) {
+	case CMD_UNKNOWN:
 		conn_reply(c, "ERR unknown command");
 		return LINE_MORE;
-	}
-	argc = bank_split(line, argv, cmd->max < 0 ? BANK_ARGS_MAX : cmd->max,
-	    cmd->rest);
-	if (argc - 1 < cmd->min || (cmd->max >= 0 && argc - 1 > cmd->max)) {
-		conn_reply(c, "ERR usage: %s", cmd->usage);
+	case CMD_USAGE:
+		conn_reply(c, "ERR usage: %s", call.def->usage);
+		return LINE_MORE;
+	case CMD_STATE:
+		conn_reply(c, "ERR login required");
 		return LINE_MORE;
 	}
-	return cmd->proc(cl, argc, argv);
+	return LINE_MORE;
 }
 
 /* ---- connections ------------------------------------------------------ */
