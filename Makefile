@@ -1,6 +1,7 @@
 # multid - a multi-service network daemon.
 #
 #   make run     install missing build dependencies, build, run conf/multid.conf
+#                (CONF=conf/course.conf: the course's programs, as root)
 #   make check   the same set-up, then unit and integration tests
 #   make install PREFIX=/usr DESTDIR=...
 
@@ -19,7 +20,7 @@ PC_DEBS  = libconfig:libconfig-dev libsystemd:libsystemd-dev \
            sqlite3:libsqlite3-dev libcrypt:libcrypt-dev check:check
 # Programs the tests and `make run` use, and their Debian packages.
 TOOL_DEBS = gcc:gcc make:make pkg-config:pkg-config nc:netcat-openbsd \
-            curl:curl logger:bsdutils telnet:telnet
+            curl:curl logger:bsdutils telnet:telnet tmux:tmux
 
 ifdef SANITIZE
 BUILD   ?= build-sanitize
@@ -121,10 +122,11 @@ deps:
 deps-checked:
 	@$(MAKE) --no-print-directory deps
 
+CONF ?= conf/multid.conf
 run: deps
 	@$(MAKE) --no-print-directory all
-	@sh conf/connect-help.sh conf/multid.conf
-	exec $(BUILD)/multid -c conf/multid.conf
+	@sh conf/connect-help.sh $(CONF)
+	exec $(BUILD)/multid -c $(CONF)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
