@@ -1,9 +1,9 @@
 /*
  * limits.c - allow lists and connection limits.
  *
- * Connections per client address are counted in a small chained hash
- * table per service, always (not only when per_source is set), so a reload
- * that turns per_source on counts the connections already open.
+ * Connections per client address are counted in a hash table per service
+ * (hash.h), always (not only when per_source is set), so a reload that
+ * turns per_source on counts the connections already open.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +12,16 @@
 #include "limits.h"
 #include "server.h"
 
-#define SOURCE_BUCKETS 4096           /* hash buckets per service */
-
+/* The connections of one client address. */
 struct source {
-	struct ip_key  ip;            /* the client address */
-	unsigned       count;         /* its open connections */
-	struct source *next;          /* next in the bucket */
+	struct hash_node node;        /* in the service's table */
+	struct ip_key    ip;          /* the client address, the key */
+	unsigned         count;       /* its open connections */
 };
 
+/* A service's client addresses. */
 struct source_table {
-	struct source *bucket[SOURCE_BUCKETS]; /* chains */
+	struct hash_table map;        /* of struct source, by ip */
 };
 
 bool
@@ -35,28 +35,34 @@ limits_allowed(const struct svc_conf *sc, const struct ip_key *ip)
 	return false;
 }
 
-static unsigned
+static uint32_t
 source_hash(const struct ip_key *ip)
 {
-	return hash_bytes(ip->bytes, ip->family == AF_INET ? 4 : 16) %
-	    SOURCE_BUCKETS;
+	return hash_bytes(ip->bytes, ip->family == AF_INET ? 4 : 16);
 }
 
-static struct source **
+static bool
+source_match(const struct hash_node *n, const void *key)
+{
+	return memcmp(&HASH_ENTRY(n, struct source, node)->ip, key,
+	    sizeof(struct ip_key)) == 0;
+}
+
+/* The entry of ip, or NULL. */
+static struct source *
 source_find(struct source_table *t, const struct ip_key *ip)
 {
-	struct source **p = &t->bucket[source_hash(ip)];
+	struct hash_node *n = hash_find(&t->map, source_hash(ip), ip,
+	    source_match);
 
-	while (*p != NULL && memcmp(&(*p)->ip, ip, sizeof(*ip)) != 0)
-		p = &(*p)->next;
-	return p;
+	return n != NULL ? HASH_ENTRY(n, struct source, node) : NULL;
 }
 
 int
 limits_admit(struct svc *svc, const struct ip_key *ip)
 {
 	const struct svc_conf *sc = svc->conf;
-	struct source **p, *s;
+	struct source *s;
 
 	if (server.nconns >= (unsigned long)server.max_connections ||
 	    (sc->max_connections > 0 &&
@@ -65,15 +71,19 @@ limits_admit(struct svc *svc, const struct ip_key *ip)
 	if (svc->sources == NULL &&
 	    (svc->sources = calloc(1, sizeof(*svc->sources))) == NULL)
 		return REJECT_LIMIT;
-	p = source_find(svc->sources, ip);
-	if ((s = *p) != NULL && sc->per_source > 0 &&
+	s = source_find(svc->sources, ip);
+	if (s != NULL && sc->per_source > 0 &&
 	    s->count >= (unsigned long)sc->per_source)
 		return REJECT_PER_SOURCE;
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return REJECT_LIMIT;
 		s->ip = *ip;
-		*p = s;
+		if (hash_add(&svc->sources->map, &s->node,
+		    source_hash(ip)) < 0) {
+			free(s);
+			return REJECT_LIMIT;
+		}
 	}
 	s->count++;
 	svc->nconns++;
@@ -84,15 +94,14 @@ limits_admit(struct svc *svc, const struct ip_key *ip)
 void
 limits_release(struct svc *svc, const struct ip_key *ip)
 {
-	struct source **p, *s;
+	struct source *s;
 
 	svc->nconns--;
 	server.nconns--;
-	if (svc->sources == NULL || (s = *(p = source_find(svc->sources, ip)))
-	    == NULL)
+	if (svc->sources == NULL || (s = source_find(svc->sources, ip)) == NULL)
 		return;
 	if (--s->count == 0) {
-		*p = s->next;
+		hash_del(&svc->sources->map, &s->node);
 		free(s);
 	}
 }
@@ -100,14 +109,15 @@ limits_release(struct svc *svc, const struct ip_key *ip)
 void
 limits_free(struct svc *svc)
 {
+	struct hash_node *n, *next;
+
 	if (svc->sources == NULL)
 		return;
-	for (unsigned i = 0; i < SOURCE_BUCKETS; i++)
-		while (svc->sources->bucket[i] != NULL) {
-			struct source *s = svc->sources->bucket[i];
-			svc->sources->bucket[i] = s->next;
-			free(s);
-		}
+	for (n = hash_first(&svc->sources->map); n != NULL; n = next) {
+		next = hash_next(&svc->sources->map, n);
+		free(HASH_ENTRY(n, struct source, node));
+	}
+	hash_free(&svc->sources->map);
 	free(svc->sources);
 	svc->sources = NULL;
 }
