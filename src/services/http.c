@@ -4,7 +4,8 @@
  *
  * Keys: root (required), autoindex (default true), index (default
  * ( "index.html" )), max_request (bytes of request line and headers,
- * default 8192).
+ * default 8192), keepalive_timeout (seconds an idle persistent connection
+ * waits for its next request, default 15; 0 closes after every response).
  *
  * Path safety does not rest on string checks alone.  The request path is
  * decoded and normalised (http_parse.c), and then every file is opened
@@ -50,6 +51,7 @@
                                             for 1 KiB */
 #define HTTP_HEAD_MAX       2048         /* room for one response head */
 #define HTTP_REQUEST_MAX    65536        /* largest max_request */
+#define HTTP_KEEPALIVE_MAX  86400        /* largest keepalive_timeout */
 #define HTTP_CACHE_BUCKETS  256          /* listing cache hash size */
 #define HTTP_CACHE_BYTES    (8 << 20)    /* listing cache size at most */
 #define HTTP_CACHE_ENTRY    (1 << 20)    /* larger listings are not kept */
@@ -62,6 +64,8 @@ struct http_conf {
 	bool           autoindex;     /* list directories without an index */
 	struct strlist index;         /* index file names, tried in order */
 	long           max_request;   /* bytes of request line and headers */
+	long           keepalive_timeout; /* seconds an idle persistent
+	                                 connection waits; 0: none persist */
 	int            rootfd;        /* root, opened by configure */
 };
 
@@ -72,6 +76,7 @@ static const struct http_conf http_defaults = {
 	.autoindex = true,
 	.index = { 1, http_index_default },
 	.max_request = 8192,
+	.keepalive_timeout = 15,
 	.rootfd = -1,
 };
 
@@ -82,6 +87,9 @@ static const struct cfg_key http_keys[] = {
 	{ "index", CFG_STRLIST, offsetof(struct http_conf, index), 0, 16, NULL },
 	{ "max_request", CFG_INT, offsetof(struct http_conf, max_request), 256,
 	  HTTP_REQUEST_MAX, NULL },
+	{ "keepalive_timeout", CFG_INT,
+	  offsetof(struct http_conf, keepalive_timeout), 0, HTTP_KEEPALIVE_MAX,
+	  NULL },
 	CFG_KEY_END
 };
 
@@ -108,10 +116,23 @@ struct http_state {
 	size_t               bytes;   /* body bytes held */
 };
 
+/* What a connection waits for, which picks the clock that bounds the
+ * wait. */
+enum http_wait {
+	HTTP_WAIT_FIRST,              /* the first request: idle_timeout */
+	HTTP_WAIT_REQUEST,            /* the rest of a request begun:
+	                                 idle_timeout from its first byte */
+	HTTP_WAIT_KEEPALIVE,          /* the next request on a persistent
+	                                 connection: keepalive_timeout */
+	HTTP_WAIT_OTHER,              /* a body to skip, or the output to
+	                                 drain: idle_timeout since input */
+};
+
 /* Per connection. */
 struct http_conn {
-	uint64_t discard;             /* body bytes still to be skipped */
-	unsigned served;              /* requests answered so far */
+	uint64_t       discard;       /* body bytes still to be skipped */
+	unsigned       served;        /* requests answered so far */
+	enum http_wait wait;          /* what it waits for now */
 };
 
 /* One response being made. */
@@ -875,15 +896,17 @@ http_serve_path(struct http_reply *r, const char *path, struct http_str query)
 static void
 http_handle(struct conn *c, const struct http_request *req)
 {
+	const struct http_conf *conf = c->conf->tconf;
 	struct http_reply r = {
 		.c = c,
 		.req = req,
-		.conf = c->conf->tconf,
+		.conf = conf,
 		/* A chunked body is not parsed, so nothing may follow it; and a
 		 * client that waits for "100 Continue" before its body may
 		 * never send it, so the body cannot be skipped either. */
 		.keep = req->keep_alive && !req->chunked &&
-		    !(req->expect_continue && req->content_length > 0),
+		    !(req->expect_continue && req->content_length > 0) &&
+		    conf->keepalive_timeout > 0,
 		.head_only = req->method == HTTP_HEAD,
 	};
 	struct http_str path, query;
@@ -913,16 +936,29 @@ http_reject(struct conn *c, int status)
 	http_error(&r, status, NULL);
 }
 
-/* A request must be complete within idle_timeout of its first byte, not
- * of the last one, or a client trickling a byte at a time would hold the
- * connection for ever (slowloris). */
+/* Sets the clock for what the connection waits for next.  A request must
+ * be complete within idle_timeout of its first byte, not of the last one,
+ * or a client trickling a byte at a time would hold the connection for
+ * ever (slowloris).  Between requests a persistent connection waits
+ * keepalive_timeout from the moment the last request was answered, as
+ * nginx does.  The core's idle_timeout, counted from the last input,
+ * applies as well, so the shorter of the two closes an idle connection. */
 static void
-http_set_deadline(struct conn *c, bool partial)
+http_set_deadline(struct conn *c, enum http_wait wait)
 {
-	if (!partial)
+	const struct http_conf *conf = c->conf->tconf;
+	struct http_conn *hc = c->data;
+	int64_t now = ev_now(server.loop);
+
+	if (wait == hc->wait && wait != HTTP_WAIT_KEEPALIVE)
+		return;
+	hc->wait = wait;
+	if (wait == HTTP_WAIT_REQUEST && c->conf->idle_timeout > 0)
+		c->deadline = now + c->conf->idle_timeout * 1000;
+	else if (wait == HTTP_WAIT_KEEPALIVE)
+		c->deadline = now + conf->keepalive_timeout * 1000;
+	else
 		c->deadline = 0;
-	else if (c->deadline == 0 && c->conf->idle_timeout > 0)
-		c->deadline = ev_now(server.loop) + c->conf->idle_timeout * 1000;
 }
 
 static size_t
@@ -931,7 +967,7 @@ http_read(struct conn *c, const char *data, size_t len)
 	const struct http_conf *conf = c->conf->tconf;
 	struct http_conn *hc = c->data;
 	size_t used = 0;
-	bool partial = false;
+	enum http_wait wait = HTTP_WAIT_KEEPALIVE;
 
 	/* Past the high-water mark the rest waits: the core offers it again
 	 * once the output has drained. */
@@ -950,7 +986,7 @@ http_read(struct conn *c, const char *data, size_t len)
 		n = http_parse_request(data + used, len - used,
 		    (size_t)conf->max_request, &req);
 		if (n == 0) {
-			partial = true;
+			wait = HTTP_WAIT_REQUEST;
 			break;
 		}
 		if (n < 0) {
@@ -963,13 +999,18 @@ http_read(struct conn *c, const char *data, size_t len)
 		hc->served++;
 		http_handle(c, &req);
 	}
-	http_set_deadline(c, partial);
+	/* Input left over waits for the output to drain; a body is skipped
+	 * under idle_timeout. */
+	if (wait == HTTP_WAIT_KEEPALIVE && (used < len || hc->discard > 0))
+		wait = HTTP_WAIT_OTHER;
+	if (c->state == CONN_OPEN)
+		http_set_deadline(c, wait);
 	return used;
 }
 
-/* idle_timeout passed.  A reply still being sent is finished first; a
- * request left incomplete gets 408; an idle keep-alive connection is
- * simply closed, as nginx does. */
+/* idle_timeout or keepalive_timeout passed.  A reply still being sent is
+ * finished first; a request left incomplete gets 408; an idle persistent
+ * connection is simply closed, as nginx does. */
 static void
 http_timeout(struct conn *c)
 {
@@ -979,7 +1020,7 @@ http_timeout(struct conn *c)
 		conn_close_after_flush(c);
 		return;
 	}
-	if (hc->discard > 0 || (hc->served > 0 && c->in.len == 0))
+	if (hc->discard > 0 || hc->wait == HTTP_WAIT_KEEPALIVE)
 		return;
 	http_reject(c, 408);
 }

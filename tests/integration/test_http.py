@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from multid import config, service
+from multid import assert_closed, config, service
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT\n"
 DATE_RE = r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"
@@ -389,10 +389,55 @@ def test_incomplete_request_gets_408(site):
     assert c.response()[0] == 408
     assert c.closed()
 
-    # An idle keep-alive connection is closed without a word.
+
+def closed_after(c, least, most):
+    """Waits for the server to close c without a word; fails unless that
+    happens between least and most seconds from now."""
+    t0 = time.monotonic()
+    assert assert_closed(c.s, timeout=most + 1) == b""
+    took = time.monotonic() - t0
+    assert least <= took <= most, "closed after %.2f s" % took
+
+
+def test_keepalive_timeout_closes_idle_connection(site):
+    d = site("keepalive_timeout = 1;")
     c = client(d)
     assert c.get("/hello.txt")[0] == 200
+    closed_after(c, 0.7, 2.5)
+
+    # The wait starts again after every response.
+    c = client(d)
+    for _ in range(3):
+        assert c.get("/hello.txt")[0] == 200
+        time.sleep(0.6)
+    assert c.get("/docs/")[0] == 200
+    closed_after(c, 0.7, 2.5)
+
+
+def test_idle_timeout_bounds_request_on_persistent_connection(site):
+    """idle_timeout still bounds a request in progress on a persistent
+    connection."""
+    d = site("keepalive_timeout = 3; idle_timeout = 1;")
+    c = client(d)
+    assert c.get("/hello.txt")[0] == 200
+    c.send(b"GET /hello.txt HTTP/1.1\r\n")
+    t0 = time.monotonic()
+    status, h, body = c.response()
+    assert status == 408 and h["connection"] == "close"
+    assert 0.7 <= time.monotonic() - t0 <= 2.5
     assert c.closed()
+
+
+def test_keepalive_timeout_zero_closes_after_each_response(site):
+    d = site("keepalive_timeout = 0;")
+    for version, headers in (("1.1", ""),
+                             ("1.0", "Connection: keep-alive\r\n")):
+        c = client(d)
+        status, h, body = c.get("/hello.txt", version=version,
+                                headers=headers)
+        assert status == 200 and body == b"hello\n"
+        assert h["connection"] == "close"
+        assert c.closed()
 
 
 def test_error_pages(site):
@@ -881,6 +926,12 @@ def test_config_errors(tmp_path):
     conf.write_text(config(service("web", "http", ["tcp://127.0.0.1:0"],
                                    'root = "."; max_request = 10;')))
     assert run_multid(["-t", "-c", str(conf)]).returncode == 1
+    for bad in ("-1", "86401", '"15"'):
+        conf.write_text(config(service(
+            "web", "http", ["tcp://127.0.0.1:0"],
+            'root = "."; keepalive_timeout = %s;' % bad)))
+        r = run_multid(["-t", "-c", str(conf)])
+        assert r.returncode == 1 and "keepalive_timeout" in r.stderr, bad
     conf.write_text(config(service("web", "http", ["tcp://127.0.0.1:0"],
                                    'root = "."; autoindex = false;')))
     r = run_multid(["-t", "-c", str(conf)])
