@@ -14,16 +14,15 @@
  *     PostgreSQL flushes the WAL of every backend waiting on it at once).
  *     Replies go out only after that commit, so an OK is never sent for a
  *     change that is not on disk;
- *   - the hash workers, which run yescrypt for OPEN and LOGIN.  A hash
- *     costs tens of milliseconds of CPU and must stall neither the
- *     reactor nor the commits of other clients.
+ *   - the password pool (passwd.h), which runs yescrypt for OPEN and
+ *     LOGIN.  A hash costs tens of milliseconds of CPU and must stall
+ *     neither the reactor nor the commits of other clients.
  *
  * A connection with a command in flight is paused, so its later commands
  * wait in the core's input buffer and replies keep the command order.
  * OPEN runs hash then database; LOGIN runs database (fetch the stored
  * hash) then hash (compare); every other command is one database step.
  */
-#include <crypt.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -39,6 +38,7 @@
 #include "../cmd.h"
 #include "../conn.h"
 #include "../log.h"
+#include "../passwd.h"
 #include "../server.h"
 #include "../worker.h"
 #include "bank_amount.h"
@@ -176,12 +176,10 @@ struct bank {
 	sqlite3        *db;               /* used by the database thread only */
 	sqlite3_stmt   *stmt[ST_MAX];     /* prepared statements */
 	struct worker  *store;            /* the database thread */
-	struct worker  *hasher;           /* the yescrypt threads */
+	struct passwd_pool *hasher;       /* the yescrypt threads */
 	atomic_uint_least64_t commits;    /* durable commits so far */
 	bool            stopping;         /* the stop hook has begun */
 	struct log_limit errors;          /* failed steps' log lines */
-	char            dummy[CRYPT_GENSALT_OUTPUT_SIZE]; /* a setting hashed
-	                                     for unknown names */
 };
 
 enum bank_cmd {
@@ -191,13 +189,22 @@ enum bank_cmd {
 
 struct bank_client;
 
+/* The steps of a command. */
+enum bank_step {
+	STEP_NONE,                    /* no more steps: answer */
+	STEP_STORE,                   /* the database thread */
+	STEP_HASH,                    /* the password pool */
+};
+
 /* One command on its way through the workers. */
 struct bank_op {
-	struct worker_job   job;          /* the worker's link */
+	struct worker_job   job;          /* the database worker's link */
+	struct passwd_job   pw;           /* OPEN and LOGIN: the secret and its
+	                                     hash, new or stored */
 	struct bank        *bank;         /* the service */
 	struct bank_client *client;       /* NULL once the connection ended */
 	enum bank_cmd       cmd;          /* what to do */
-	struct worker      *plan[2];      /* the workers of its steps */
+	enum bank_step      plan[2];      /* its steps, in order */
 	unsigned            stage;        /* steps submitted so far */
 	int64_t             account;      /* the client's or the found id */
 	int64_t             amount;       /* cents */
@@ -209,8 +216,6 @@ struct bank_op {
 	bool                wrote;        /* changed the database */
 	char                self[BANK_NAME_MAX + 1]; /* the client's name */
 	char                name[BANK_NAME_MAX + 1]; /* OPEN, LOGIN, TRANSFER */
-	char                secret[BANK_SECRET_MAX + 1]; /* wiped once hashed */
-	char                hash[CRYPT_OUTPUT_SIZE]; /* stored or new hash */
 	char               *out;          /* the reply with its CRLFs */
 	size_t              out_len;      /* bytes in out; 0: no reply yet */
 	char                inline_out[BANK_REPLY_INLINE]; /* short replies */
@@ -275,7 +280,7 @@ op_free(struct bank_op *op)
 {
 	if (op->out != op->inline_out)
 		free(op->out);
-	explicit_bzero(op->secret, sizeof(op->secret));
+	explicit_bzero(op->pw.secret, sizeof(op->pw.secret));
 	free(op);
 }
 
@@ -307,7 +312,7 @@ struct db_account {
 	int64_t id;                             /* its row id */
 	int64_t balance;                        /* cents */
 	char    name[BANK_NAME_MAX + 1];        /* as stored */
-	char    hash[CRYPT_OUTPUT_SIZE];        /* its stored secret hash */
+	char    hash[PASSWD_HASH_MAX];          /* its stored secret hash */
 };
 
 /* Looks name up; 0, -ENOENT or -EIO. */
@@ -391,7 +396,7 @@ db_open_account(struct bank *b, struct bank_op *op, time_t now)
 	if (rc != -ENOENT)
 		return rc;
 	sqlite3_bind_text(s, 1, op->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, op->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, op->pw.hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
 	if (db_exec(b, ST_CREATE) != 0)
 		return db_error(b, op, "create account");
@@ -402,8 +407,9 @@ db_open_account(struct bank *b, struct bank_op *op, time_t now)
 	return 0;
 }
 
-/* LOGIN's first step: fetch the stored hash.  For an unknown name the
- * dummy setting is hashed instead, so both cases cost the same. */
+/* LOGIN's first step: fetch the stored hash.  For an unknown name there
+ * is none, and the password pool hashes a dummy setting instead, so both
+ * cases cost the same. */
 static int
 db_lookup(struct bank *b, struct bank_op *op)
 {
@@ -417,9 +423,9 @@ db_lookup(struct bank *b, struct bank_op *op)
 		op->account = a.id;
 		op->balance = a.balance;
 		memcpy(op->name, a.name, sizeof(op->name));
-		memcpy(op->hash, a.hash, sizeof(op->hash));
+		memcpy(op->pw.hash, a.hash, sizeof(op->pw.hash));
 	} else {
-		snprintf(op->hash, sizeof(op->hash), "%s", b->dummy);
+		op->pw.hash[0] = '\0';
 	}
 	return 0;
 }
@@ -651,80 +657,26 @@ bank_store_batch(void *ctx, struct worker_job *jobs, size_t n)
 	}
 }
 
-/* ---- the hash threads ------------------------------------------------- */
-
-/* Compares two strings in time that depends on their lengths only. */
-static bool
-equal_consttime(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = la != lb;
-
-	for (size_t i = 0; i < la && i < lb; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
-/* OPEN: a fresh random salt and the yescrypt hash of the secret. */
-static void
-hash_new(struct bank_op *op, struct crypt_data *cd)
-{
-	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-	const char *h = NULL;
-
-	if (crypt_gensalt_rn("$y$", 0, NULL, 0, setting, sizeof(setting)))
-		h = crypt_r(op->secret, setting, cd);
-	if (h == NULL || h[0] == '*') {
-		op_reply(op, "ERR internal error");
-		return;
-	}
-	snprintf(op->hash, sizeof(op->hash), "%s", h);
-}
-
-/* LOGIN: hashes the secret with the stored setting and compares. */
-static void
-hash_verify(struct bank_op *op, struct crypt_data *cd)
-{
-	const char *h = crypt_r(op->secret, op->hash, cd);
-
-	if (op->found && h != NULL && h[0] != '*' &&
-	    equal_consttime(h, op->hash)) {
-		op->login = true;
-		op_reply_amount(op, "OK balance ", op->balance);
-	} else {
-		op->denied = true;
-		op_reply(op, "ERR denied");
-	}
-}
-
-static void
-bank_hash_run(struct worker_job *job)
-{
-	struct bank_op *op = bank_op_of(job);
-	struct crypt_data cd;
-
-	memset(&cd, 0, sizeof(cd));
-	if (op->cmd == CMD_OPEN)
-		hash_new(op, &cd);
-	else
-		hash_verify(op, &cd);
-	explicit_bzero(op->secret, sizeof(op->secret));
-	explicit_bzero(&cd, sizeof(cd));
-}
-
 /* ---- the reactor side ------------------------------------------------- */
 
 static void bank_op_done(struct worker_job *job);
+static void bank_pw_done(struct passwd_job *pj);
 
-/* Submits op's next step; 0, or -ESHUTDOWN when the service is stopping. */
+/* Submits op's next step; 0, or -ESHUTDOWN when the service is stopping.
+ * OPEN hashes its new secret; LOGIN checks its secret against the hash
+ * the database step found. */
 static int
 bank_op_next(struct bank_op *op)
 {
-	struct worker *w = op->plan[op->stage++];
+	struct bank *b = op->bank;
 
-	op->job.run = w == op->bank->hasher ? bank_hash_run : NULL;
+	if (op->plan[op->stage++] == STEP_HASH)
+		return op->cmd == CMD_OPEN ?
+		    passwd_hash(b->hasher, &op->pw, bank_pw_done) :
+		    passwd_verify(b->hasher, &op->pw, bank_pw_done);
+	op->job.run = NULL;
 	op->job.done = bank_op_done;
-	return worker_submit(w, &op->job);
+	return worker_submit(b->store, &op->job);
 }
 
 /* The command is complete: the session changes, the reply goes out, and
@@ -751,9 +703,8 @@ bank_finish(struct bank_client *cl, struct bank_op *op)
 
 /* A step finished (reactor thread): go on with the next, or answer. */
 static void
-bank_op_done(struct worker_job *job)
+bank_step_done(struct bank_op *op)
 {
-	struct bank_op *op = bank_op_of(job);
 	struct bank *b = op->bank;
 	struct bank_client *cl = op->client;
 
@@ -774,12 +725,40 @@ bank_op_done(struct worker_job *job)
 		op_free(op);
 		return;
 	}
-	if (op->out_len == 0 && op->stage < 2 && op->plan[op->stage] != NULL &&
-	    !b->stopping && bank_op_next(op) == 0)
+	if (op->out_len == 0 && op->stage < 2 &&
+	    op->plan[op->stage] != STEP_NONE && !b->stopping &&
+	    bank_op_next(op) == 0)
 		return;
 	if (op->out_len == 0)
 		op_reply(op, "ERR service stopping");
 	bank_finish(cl, op);
+}
+
+static void
+bank_op_done(struct worker_job *job)
+{
+	bank_step_done(bank_op_of(job));
+}
+
+/* The hash step: OPEN has its new hash for the database step, LOGIN is
+ * answered. */
+static void
+bank_pw_done(struct passwd_job *pj)
+{
+	struct bank_op *op = (struct bank_op *)((char *)pj -
+	    offsetof(struct bank_op, pw));
+
+	if (op->cmd == CMD_OPEN) {
+		if (pj->result != 0)
+			op_reply(op, "ERR internal error");
+	} else if (op->found && pj->result == 0) {
+		op->login = true;
+		op_reply_amount(op, "OK balance ", op->balance);
+	} else {
+		op->denied = true;
+		op_reply(op, "ERR denied");
+	}
+	bank_step_done(op);
 }
 
 /* Starts op on its first step and pauses the connection until the reply;
@@ -813,12 +792,12 @@ bank_op_new(struct bank_client *cl, enum bank_cmd cmd)
 	op->cmd = cmd;
 	op->account = cl->account;
 	memcpy(op->self, cl->name, sizeof(op->self));
-	op->plan[0] = b->store;
+	op->plan[0] = STEP_STORE;
 	if (cmd == CMD_OPEN) {
-		op->plan[0] = b->hasher;
-		op->plan[1] = b->store;
+		op->plan[0] = STEP_HASH;
+		op->plan[1] = STEP_STORE;
 	} else if (cmd == CMD_LOGIN) {
-		op->plan[1] = b->hasher;
+		op->plan[1] = STEP_HASH;
 	}
 	return op;
 }
@@ -837,15 +816,6 @@ bank_secret_ok(const char *s)
 		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
 			return false;
 	return true;
-}
-
-/* Copies the secret into op and wipes it from the line buffer, so the
- * clear text lives in one place only, until it is hashed. */
-static void
-bank_take_secret(struct bank_op *op, char *secret)
-{
-	snprintf(op->secret, sizeof(op->secret), "%s", secret);
-	explicit_bzero(secret, strlen(secret));
 }
 
 /* A new operation, or NULL after telling the client why not. */
@@ -877,7 +847,7 @@ bank_cmd_open(void *session, int argc, char **argv)
 	if ((op = bank_cmd_op(cl, CMD_OPEN)) == NULL)
 		return LINE_MORE;
 	memcpy(op->name, argv[1], strlen(argv[1]) + 1);
-	bank_take_secret(op, argv[2]);
+	passwd_set_secret(&op->pw, argv[2]);
 	return bank_submit(cl, op);
 }
 
@@ -896,7 +866,7 @@ bank_cmd_login(void *session, int argc, char **argv)
 		return LINE_MORE;
 	if (chat_valid_name(argv[1]) && bank_secret_ok(argv[2]))
 		memcpy(op->name, argv[1], strlen(argv[1]) + 1);
-	bank_take_secret(op, argv[2]);
+	passwd_set_secret(&op->pw, argv[2]);
 	return bank_submit(cl, op);
 }
 
@@ -1323,8 +1293,7 @@ bank_db_close(struct bank *b)
 static void
 bank_free(struct bank *b)
 {
-	if (b->hasher != NULL)
-		worker_stop(b->hasher);
+	passwd_stop(b->hasher);
 	if (b->store != NULL)
 		worker_stop(b->store);
 	bank_db_close(b);
@@ -1339,13 +1308,9 @@ bank_workers(struct bank *b)
 		.name = "multid-bank-db", .threads = 1, .batch = bank_store_batch,
 		.ctx = b, .batch_max = BANK_BATCH_MAX,
 	};
-	const struct worker_config hasher = {
-		.name = "multid-bank-pw", .threads = BANK_HASH_THREADS,
-	};
 	int err;
 
-	if ((b->store = worker_start(server.loop, &store, &err)) == NULL ||
-	    (b->hasher = worker_start(server.loop, &hasher, &err)) == NULL) {
+	if ((b->store = worker_start(server.loop, &store, &err)) == NULL) {
 		svc_log(b->svc, LOG_LVL_ERROR, "cannot start threads: %s",
 		    strerror(-err));
 		return err;
@@ -1366,11 +1331,16 @@ bank_start(struct svc *svc)
 	}
 	b->svc = svc;
 	atomic_init(&b->commits, 0);
-	if (crypt_gensalt_rn("$y$", 0, NULL, 0, b->dummy, sizeof(b->dummy))
-	    == NULL) {
-		svc_log(svc, LOG_LVL_ERROR, "yescrypt is not available");
+	b->hasher = passwd_start(server.loop, "multid-bank-pw",
+	    BANK_HASH_THREADS, &rc);
+	if (b->hasher == NULL) {
+		if (rc == -ENOSYS)
+			svc_log(svc, LOG_LVL_ERROR, "yescrypt is not available");
+		else
+			svc_log(svc, LOG_LVL_ERROR, "cannot start threads: %s",
+			    strerror(-rc));
 		bank_free(b);
-		return -ENOSYS;
+		return rc;
 	}
 	if ((rc = bank_db_open(b)) != 0 || (rc = bank_workers(b)) != 0) {
 		bank_free(b);

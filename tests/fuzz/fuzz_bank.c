@@ -1,15 +1,16 @@
 /*
  * fuzz_bank.c - the bank's command layer and its amount grammar.
  *
- * The command parser of the bank service (bank_line, bank_split and the
- * cmd_* handlers) is static in bank.c, so bank.c is compiled into this
- * file with the core calls it makes on the reactor side replaced by
- * recorders: replies are captured, and worker_submit hands the operation
- * to the fuzzer instead of the database and hash threads, which then
- * completes it as the workers would (OK, or a denial) through the real
- * bank_finish.  Its exported struct is renamed so that it does not clash
- * with the real one linked in from the core objects.  No database, no
- * threads, no hashing: tens of thousands of command lines a second.
+ * The command layer of the bank service (bank_line, its command table
+ * and the bank_cmd_* handlers) is static in bank.c, so bank.c is compiled
+ * into this file with the core calls it makes on the reactor side
+ * replaced by recorders: replies are captured, and worker_submit,
+ * passwd_hash and passwd_verify hand the operation to the fuzzer instead
+ * of the database and hash threads, which then completes it as they would
+ * (OK, or a denial) through the real bank_finish.  Its exported struct is
+ * renamed so that it does not clash with the real one linked in from the
+ * core objects.  No database, no threads, no hashing: tens of thousands
+ * of command lines a second.
  *
  * The first input byte sets the session: logged in or not, how submitted
  * operations end (accepted, denied, or the service stopping).  The rest
@@ -41,6 +42,8 @@
 #define conn_pause             fuzz_conn_pause
 #define conn_resume            fuzz_conn_resume
 #define worker_submit          fuzz_worker_submit
+#define passwd_hash            fuzz_passwd_hash
+#define passwd_verify          fuzz_passwd_verify
 #define bank_service           fuzz_bank_service
 #include "services/bank.c"
 #undef conn_reply
@@ -49,6 +52,8 @@
 #undef conn_pause
 #undef conn_resume
 #undef worker_submit
+#undef passwd_hash
+#undef passwd_verify
 
 #include "line.h"
 
@@ -130,6 +135,34 @@ fuzz_worker_submit(struct worker *w, struct worker_job *job)
 	rec.submits++;
 	rec.op = bank_op_of(job);
 	return 0;
+}
+
+static int
+fuzz_passwd_submit(struct passwd_job *pj)
+{
+	if (rec.submit_result != 0)
+		return rec.submit_result;
+	rec.submits++;
+	rec.op = (struct bank_op *)((char *)pj - offsetof(struct bank_op, pw));
+	return 0;
+}
+
+int
+fuzz_passwd_hash(struct passwd_pool *pool, struct passwd_job *pj,
+    passwd_done_proc *done)
+{
+	(void)pool;
+	(void)done;
+	return fuzz_passwd_submit(pj);
+}
+
+int
+fuzz_passwd_verify(struct passwd_pool *pool, struct passwd_job *pj,
+    passwd_done_proc *done)
+{
+	(void)pool;
+	(void)done;
+	return fuzz_passwd_submit(pj);
 }
 
 /* ---- the reference ------------------------------------------------------ */
@@ -470,9 +503,9 @@ on_line(void *ctx, char *line, size_t len)
 	assert((int)rec.op->cmd == e.cmd);
 	assert(strcmp(rec.op->name, e.name) == 0);
 	if (e.cmd == CMD_OPEN || e.cmd == CMD_LOGIN) {
-		assert(strcmp(rec.op->secret, e.secret) == 0);
+		assert(strcmp(rec.op->pw.secret, e.secret) == 0);
 	} else {
-		assert(rec.op->secret[0] == '\0');
+		assert(rec.op->pw.secret[0] == '\0');
 	}
 	if (e.cmd == CMD_DEPOSIT || e.cmd == CMD_WITHDRAW ||
 	    e.cmd == CMD_TRANSFER) {
@@ -502,7 +535,7 @@ static void
 fuzz_session(const char *d, size_t size, unsigned mode)
 {
 	struct bank b = { .store = (struct worker *)&b.store,
-	    .hasher = (struct worker *)&b.hasher };
+	    .hasher = (struct passwd_pool *)&b.hasher };
 	struct svc svc = { .state = &b };
 	struct conn c = { .svc = &svc, .state = CONN_OPEN };
 	struct session s = { .c = &c, .mode = mode };
