@@ -614,8 +614,8 @@ http_render_html(struct buf *b, const char *path, struct http_entry *v,
 	free(esc);
 }
 
-/* The listing as nginx's autoindex_format json writes it, with "size"
- * for directories too, so every object has the same four keys. */
+/* The listing as nginx's autoindex_format json writes it: directories
+ * have no "size". */
 static void
 http_render_json(struct buf *b, struct http_entry *v, size_t n)
 {
@@ -626,9 +626,13 @@ http_render_json(struct buf *b, struct http_entry *v, size_t n)
 		http_date_format(v[i].mtime, when);
 		buf_append(b, "{ \"name\":\"", 10);
 		buf_append(b, esc, http_escape_json(v[i].name, v[i].len, esc));
-		buf_printf(b, "\", \"type\":\"%s\", \"mtime\":\"%s\", "
-		    "\"size\":%lld }%s\r\n", v[i].dir ? "directory" : "file", when,
-		    (long long)v[i].size, i + 1 < n ? "," : "");
+		if (v[i].dir)
+			buf_printf(b, "\", \"type\":\"directory\", "
+			    "\"mtime\":\"%s\" }", when);
+		else
+			buf_printf(b, "\", \"type\":\"file\", \"mtime\":\"%s\", "
+			    "\"size\":%lld }", when, (long long)v[i].size);
+		buf_append(b, i + 1 < n ? ",\r\n" : "\r\n", i + 1 < n ? 3 : 2);
 	}
 	buf_append(b, "]\r\n", 3);
 }
