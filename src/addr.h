@@ -22,6 +22,9 @@ struct listen_addr {
 	bool                    any;      /* host was '*': all v4 and v6 addresses */
 	struct sockaddr_storage ss;       /* the address to bind */
 	socklen_t               sslen;    /* its length */
+	uint8_t                 protocol; /* index in the type's protocols
+	                                     (0: the default); not part of
+	                                     the address */
 };
 
 /* A client address reduced to what limits and allow lists compare. */

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "transport.h"
 
 #define BUF_MIN        1024           /* first allocation of a struct buf */
 #define SEG_BYTES_MIN  (16 * 1024)    /* payload of a fresh bytes segment */
@@ -346,7 +347,7 @@ outq_advance(struct outq *q, size_t n)
 
 /* Sends the file segment at the head of the queue. */
 static ssize_t
-outq_send_file(struct outq *q, int fd)
+outq_send_file(struct outq *q, struct transport *t)
 {
 	struct seg *s = q->head;
 	off_t off = (off_t)s->off;
@@ -357,9 +358,10 @@ outq_send_file(struct outq *q, int fd)
 		outq_advance(q, 0);
 		return 0;
 	}
-	n = sendfile(fd, s->fd, &off, chunk);
+	n = t->ops->sendfile != NULL ? t->ops->sendfile(t, s->fd, &off, chunk) :
+	    transport_copy_file(t, s->fd, &off, chunk);
 	if (n < 0)
-		return -errno;
+		return n;
 	if (n == 0)
 		return -EIO;  /* the file shrank under us */
 	outq_advance(q, (size_t)n);
@@ -367,17 +369,16 @@ outq_send_file(struct outq *q, int fd)
 }
 
 ssize_t
-outq_write(struct outq *q, int fd, bool last)
+outq_write(struct outq *q, struct transport *t, bool last)
 {
 	struct iovec iov[OUTQ_IOV_MAX];
-	struct msghdr msg = { .msg_iov = iov };
 	int cnt = 0;
 	ssize_t n;
 
 	if (q->head == NULL)
 		return 0;
 	if (q->head->kind == SEG_FILE)
-		return outq_send_file(q, fd);
+		return outq_send_file(q, t);
 	for (struct seg *s = q->head; s != NULL && cnt < OUTQ_IOV_MAX &&
 	    s->kind != SEG_FILE; s = s->next) {
 		const char *base = s->kind == SEG_BYTES ? s->bytes : s->rb->data;
@@ -391,10 +392,9 @@ outq_write(struct outq *q, int fd, bool last)
 		outq_advance(q, 0);
 		return 0;
 	}
-	msg.msg_iovlen = (size_t)cnt;
-	n = sendmsg(fd, &msg, MSG_NOSIGNAL | (last ? MSG_MORE : 0));
+	n = t->ops->writev(t, iov, cnt, last);
 	if (n < 0)
-		return -errno;
+		return n;
 	outq_advance(q, (size_t)n);
 	return n;
 }

@@ -57,11 +57,12 @@ int outq_printf(struct outq *q, const char *fmt, ...)
 int outq_append_shared(struct outq *q, struct rbuf *rb, size_t off, size_t len);
 /* Queues len bytes of file fd from off; the queue owns fd from now on. */
 int outq_append_file(struct outq *q, int fd, off_t off, size_t len);
-/* Sends what the socket takes; returns bytes sent, or a negative errno
+/* Sends what the transport takes; returns bytes sent, or a negative errno
  * (-EAGAIN when nothing could be sent now).  last: the connection closes
  * right after the queue is empty, so TCP may hold a short tail back and
  * send it with the FIN in one segment (MSG_MORE). */
-ssize_t outq_write(struct outq *q, int fd, bool last);
+struct transport;
+ssize_t outq_write(struct outq *q, struct transport *t, bool last);
 void outq_free(struct outq *q);
 
 #endif

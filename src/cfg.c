@@ -414,8 +414,73 @@ cfg_required_string(struct cfg_ctx *ctx, const config_setting_t *g,
 	return config_setting_get_string(s);
 }
 
-/* Reads listen = ( "tcp://...", ... ) and checks each entry against the
- * protocols the type supports. */
+/* Takes the address and protocol of one listen entry: a string, or a
+ * group { address = "..."; protocol = "..."; }.  Returns the address
+ * setting (for errors) and sets *uri and *proto, or NULL after an error. */
+static const config_setting_t *
+cfg_listen_entry(struct cfg_ctx *ctx, const config_setting_t *e,
+    const char **uri, const char **proto)
+{
+	const config_setting_t *a, *p;
+
+	*proto = "";
+	if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+		*uri = config_setting_get_string(e);
+		return e;
+	}
+	if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+		cfg_error(ctx, e, "expected a string or a group "
+		    "{ address = \"...\"; protocol = \"...\"; }");
+		return NULL;
+	}
+	for (int i = 0; i < config_setting_length(e); i++) {
+		const char *key = config_setting_name(
+		    config_setting_get_elem(e, (unsigned)i));
+		if (strcmp(key, "address") != 0 && strcmp(key, "protocol") != 0) {
+			cfg_error(ctx, config_setting_get_elem(e, (unsigned)i),
+			    "%s: unknown key", key);
+			return NULL;
+		}
+	}
+	a = config_setting_get_member(e, "address");
+	p = config_setting_get_member(e, "protocol");
+	if (a == NULL || config_setting_type(a) != CONFIG_TYPE_STRING) {
+		cfg_error(ctx, a != NULL ? a : e, "address: %s",
+		    a == NULL ? "missing" : "expected a string");
+		return NULL;
+	}
+	if (p != NULL && config_setting_type(p) != CONFIG_TYPE_STRING) {
+		cfg_error(ctx, p, "protocol: expected a string");
+		return NULL;
+	}
+	*uri = config_setting_get_string(a);
+	if (p != NULL)
+		*proto = config_setting_get_string(p);
+	return a;
+}
+
+/* Finds the protocol a listen entry names among the type's; a UDP entry
+ * speaks the default whatever it names, as its datagrams are already in
+ * the course's form.  -1 after an error. */
+static int
+cfg_listen_protocol(struct cfg_ctx *ctx, const config_setting_t *e,
+    const struct service_type *type, const struct listen_addr *la,
+    const char *proto)
+{
+	int i;
+
+	if (type == NULL)
+		return 0;
+	if ((i = service_protocol_find(type, proto)) < 0) {
+		cfg_error(ctx, e, "type %s does not speak protocol \"%s\"",
+		    type->name, proto);
+		return -1;
+	}
+	return la->proto == PROTO_UDP ? 0 : i;
+}
+
+/* Reads listen = ( "tcp://...", { address = ...; protocol = ...; }, ... )
+ * and checks each entry against what the type supports. */
 static void
 cfg_read_listen(struct cfg_ctx *ctx, const config_setting_t *g,
     struct svc_conf *sc, const char *prefix)
@@ -431,20 +496,19 @@ cfg_read_listen(struct cfg_ctx *ctx, const config_setting_t *g,
 	if (!cfg_is_list(s) || (n = config_setting_length(s)) < 1 ||
 	    n > CFG_LISTEN_MAX) {
 		cfg_error(ctx, s, "expected a list of 1 to %d \"tcp://HOST:PORT\""
-		    " or \"udp://HOST:PORT\" strings", CFG_LISTEN_MAX);
+		    " or \"udp://HOST:PORT\" entries", CFG_LISTEN_MAX);
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		struct listen_addr *la = &sc->listen[sc->nlisten];
-		const char *err;
+		const char *err, *uri, *proto;
+		int pi;
 
-		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			cfg_error(ctx, e, "expected a string");
+		if ((e = cfg_listen_entry(ctx, e, &uri, &proto)) == NULL)
 			continue;
-		}
-		if ((err = addr_parse_listen(config_setting_get_string(e), la))) {
-			cfg_error(ctx, e, "%s: %s", config_setting_get_string(e), err);
+		if ((err = addr_parse_listen(uri, la))) {
+			cfg_error(ctx, e, "%s: %s", uri, err);
 			continue;
 		}
 		if (sc->type != NULL && (sc->type->protos & la->proto) == 0) {
@@ -452,10 +516,12 @@ cfg_read_listen(struct cfg_ctx *ctx, const config_setting_t *g,
 			    la->proto == PROTO_TCP ? "tcp" : "udp");
 			continue;
 		}
+		if ((pi = cfg_listen_protocol(ctx, e, sc->type, la, proto)) < 0)
+			continue;
+		la->protocol = (uint8_t)pi;
 		for (unsigned j = 0; j < sc->nlisten; j++)
 			if (addr_listen_conflict(&sc->listen[j], la))
-				cfg_error(ctx, e, "%s: listed twice",
-				    config_setting_get_string(e));
+				cfg_error(ctx, e, "%s: listed twice", uri);
 		sc->nlisten++;
 	}
 out:

@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "limits.h"
+#include "listener.h"
 #include "log.h"
 #include "server.h"
 
@@ -89,17 +90,22 @@ conn_update_read(struct conn *c)
 }
 
 static struct conn *
-conn_alloc(struct svc *svc, int fd, const struct sockaddr *peer,
-    socklen_t peerlen)
+conn_alloc(struct svc *svc, struct listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
+	c->tp.ops = &transport_tcp;
+	c->tp.fd = fd;
 	c->svc = svc;
 	c->conf = svc_conf_ref(svc->conf);
 	c->type = c->conf->type;
+	c->listener = l;
+	c->proto = l->proto != NULL ? l->proto :
+	    service_protocol_get(c->type, 0);
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	c->high_water = CONN_HIGH_WATER;
@@ -113,18 +119,18 @@ conn_alloc(struct svc *svc, int fd, const struct sockaddr *peer,
 }
 
 struct conn *
-conn_new(struct svc *svc, int fd, const struct sockaddr *peer,
-    socklen_t peerlen)
+conn_new(struct svc *svc, struct listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen)
 {
-	struct conn *c = conn_alloc(svc, fd, peer, peerlen);
+	struct conn *c = conn_alloc(svc, l, fd, peer, peerlen);
 
 	if (c == NULL)
 		return NULL;
-	if (c->type->line != NULL)
-		line_init(&c->lr, 1024);
+	if (c->proto->frame != FRAME_RAW)
+		frame_init(&c->lr, c->proto->frame, 1024);
 	svc->stats.connections_total++;
 	c->opening = true;
-	if (c->type->open != NULL && c->type->open(c) < 0) {
+	if (c->proto->open != NULL && c->proto->open(c) < 0) {
 		c->opening = false;
 		conn_close(c, CLOSE_DONE);
 		return c;
@@ -145,15 +151,16 @@ conn_new(struct svc *svc, int fd, const struct sockaddr *peer,
 }
 
 void
-conn_reject(struct svc *svc, int fd, const struct sockaddr *peer,
-    socklen_t peerlen)
+conn_reject(struct svc *svc, struct listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen)
 {
-	const char *busy = svc->conf->type->busy;
+	const char *busy = l->proto != NULL ? l->proto->busy :
+	    svc->conf->type->busy;
 	struct conn *c;
 
 	/* Past the cap a refusal costs no memory and lingers no more. */
 	if (conn_rejects >= CONN_REJECT_MAX ||
-	    (c = conn_alloc(svc, fd, peer, peerlen)) == NULL) {
+	    (c = conn_alloc(svc, l, fd, peer, peerlen)) == NULL) {
 		if (busy != NULL)
 			(void)send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
@@ -169,7 +176,17 @@ conn_reject(struct svc *svc, int fd, const struct sockaddr *peer,
 void
 conn_set_max_line(struct conn *c, size_t max)
 {
-	c->lr.max = max;
+	if (c->lr.frame != FRAME_IRC)
+		c->lr.max = max;
+}
+
+void
+conn_forget_listener(const struct listener *l)
+{
+	for (struct svc *s = server.services; s != NULL; s = s->next)
+		for (struct conn *c = s->conns; c != NULL; c = c->next)
+			if (c->listener == l)
+				c->listener = NULL;
 }
 
 const char *
@@ -263,6 +280,28 @@ conn_reply(struct conn *c, const char *fmt, ...)
 }
 
 int
+conn_answer(struct conn *c, const char *fmt, ...)
+{
+	char end[3] = { 0 };
+	va_list ap;
+	int err;
+
+	/* A NUL ending is written after the text, as conn_vprintf copies
+	 * the ending with strlen. */
+	if (c->lr.frame == FRAME_NUL) {
+		va_start(ap, fmt);
+		err = conn_vprintf(c, "", fmt, ap);
+		va_end(ap);
+		return err != 0 ? err : conn_send(c, "", 1);
+	}
+	memcpy(end, c->lr.end, c->lr.endlen);
+	va_start(ap, fmt);
+	err = conn_vprintf(c, end, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int
 conn_send_shared(struct conn *c, struct rbuf *rb)
 {
 	int err = conn_may_queue(c, rb->len);
@@ -328,7 +367,7 @@ static enum line_result
 conn_on_line(void *ctx, char *line, size_t len)
 {
 	struct conn *c = ctx;
-	enum line_result r = c->type->line(c, line, len);
+	enum line_result r = c->proto->message(c, line, len);
 
 	conn_check_throttle(c);
 	return conn_accepts_input(c) ? r : LINE_STOP;
@@ -341,26 +380,53 @@ conn_on_long_line(void *ctx, char *line, size_t len)
 
 	(void)line;
 	(void)len;
-	if (c->type->too_long != NULL)
-		conn_reply(c, "%s", c->type->too_long);
+	if (c->proto->too_long != NULL) {
+		if (c->lr.frame == FRAME_LINE || c->lr.frame == FRAME_IRC)
+			conn_reply(c, "%s", c->proto->too_long);
+		else
+			conn_answer(c, "%s", c->proto->too_long);
+	}
 	conn_check_throttle(c);
 	return conn_accepts_input(c) ? LINE_MORE : LINE_STOP;
 }
 
-/* Hands input to the service: raw bytes or framed lines. */
+/* A telnet client's negotiation gets its answer at once. */
+static void
+conn_on_telnet(void *ctx, const void *reply, size_t len)
+{
+	conn_send(ctx, reply, len);
+}
+
+static const struct frame_ops conn_frame_ops = {
+	conn_on_line, conn_on_long_line, conn_on_telnet,
+};
+
+/* Hands input to the service: raw bytes or framed messages. */
 static size_t
 conn_consume(struct conn *c, const char *data, size_t len)
 {
 	size_t used;
 
-	if (c->type->line != NULL)
-		return line_feed(&c->lr, data, len, conn_on_line,
-		    conn_on_long_line, c);
-	if (c->type->read == NULL)
+	if (c->proto->frame != FRAME_RAW)
+		return frame_feed(&c->lr, data, len, &conn_frame_ops, c);
+	if (c->proto->read == NULL)
 		return len;
-	used = c->type->read(c, data, len);
+	used = c->proto->read(c, data, len);
 	conn_check_throttle(c);
 	return used;
+}
+
+/* The bytes the framer holds are one message of their own: the course's
+ * clients send one message without an ending and wait for the answer,
+ * and at the end of input the last line counts (SPEC §3).  Only once
+ * every byte read before has been delivered. */
+static void
+conn_flush_message(struct conn *c)
+{
+	if (c->proto->frame == FRAME_RAW || c->in.len > 0 ||
+	    !frame_holding(&c->lr) || !conn_accepts_input(c))
+		return;
+	frame_flush(&c->lr, &conn_frame_ops, c);
 }
 
 /* Delivers new input (or, with len 0, what is buffered); whatever the
@@ -389,6 +455,8 @@ conn_deliver(struct conn *c, const char *data, size_t len)
 		    conn_peer_text(c));
 		conn_close(c, CLOSE_ERROR);
 	}
+	if (c->proto->frame == FRAME_COURSE && !c->input_waits && !c->peer_eof)
+		conn_flush_message(c);
 }
 
 /* Delivers the input kept for later if the connection takes input now;
@@ -410,10 +478,11 @@ conn_on_eof(struct conn *c)
 {
 	c->peer_eof = true;
 	conn_update_read(c);
+	conn_flush_message(c);
 	if (c->state != CONN_OPEN)
 		return;
-	if (c->type->eof != NULL) {
-		c->type->eof(c);
+	if (c->proto->eof != NULL) {
+		c->proto->eof(c);
 	} else {
 		conn_close_after_flush(c);
 		c->why = CLOSE_PEER;
@@ -431,12 +500,13 @@ conn_on_readable(struct conn *c)
 	 * is read once the connection resumes. */
 	if (conn_replay(c) && !conn_accepts_input(c))
 		return;
-	n = recv(c->fd, conn_scratch, sizeof(conn_scratch), 0);
+	n = c->tp.ops->recv(&c->tp, conn_scratch, sizeof(conn_scratch));
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (n != -EAGAIN && n != -EINTR)
 			conn_close(c, CLOSE_PEER);
 		return;
 	}
+	c->input_waits = (size_t)n == sizeof(conn_scratch);
 	if (n == 0) {
 		if (c->state == CONN_OPEN)
 			conn_on_eof(c);
@@ -463,7 +533,7 @@ conn_finish(struct conn *c)
 		conn_close(c, c->why);
 		return;
 	}
-	shutdown(c->fd, SHUT_WR);
+	c->tp.ops->shutdown(&c->tp);
 	c->state = CONN_LINGERING;
 	c->last_progress = ev_now(server.loop);
 	conn_update_read(c);
@@ -488,7 +558,7 @@ conn_flush(struct conn *c)
 	 * wake-up of the client fewer per one-shot reply. */
 	last = c->state == CONN_DRAINING && !c->paused;
 	while (c->out.pending > 0 && sent < CONN_WRITE_BURST) {
-		ssize_t n = outq_write(&c->out, c->fd, last);
+		ssize_t n = outq_write(&c->out, &c->tp, last);
 		if (n == -EAGAIN || n == -EINTR)
 			break;
 		if (n < 0) {
@@ -553,8 +623,8 @@ conn_close(struct conn *c, enum close_reason why)
 	c->state = CONN_CLOSED;
 	c->why = why;
 	ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
-	if (!c->rejected && c->type->close != NULL)
-		c->type->close(c, why);
+	if (!c->rejected && c->proto->close != NULL)
+		c->proto->close(c, why);
 	conn_uncount(c);
 	/* The fd stays open until the reap, so its number cannot be reused
 	 * by an accept in the same batch of events. */
@@ -616,6 +686,8 @@ conn_free(struct conn *c)
 		svc->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->tp.ops->free != NULL)
+		c->tp.ops->free(&c->tp);
 	close(c->fd);
 	outq_free(&c->out);
 	buf_free(&c->in);

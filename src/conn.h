@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "line.h"
 #include "service.h"
+#include "transport.h"
 
 enum conn_state {
 	CONN_OPEN,                /* reading and writing */
@@ -29,14 +30,17 @@ enum conn_state {
 struct conn {
 	int                     fd;         /* the socket */
 	enum conn_state         state;      /* see enum conn_state */
+	struct transport        tp;         /* every system call on fd */
 	struct svc             *svc;        /* the service, for stats and lists */
 	struct svc_conf        *conf;       /* its config as at accept time */
 	const struct service_type *type;    /* conf->type */
+	const struct service_protocol *proto; /* what its socket speaks */
+	struct listener        *listener;   /* that socket; NULL once closed */
 	struct sockaddr_storage peer;       /* the client's address */
 	socklen_t               peerlen;    /* its length */
 	struct buf              in;         /* input not yet consumed */
 	struct outq             out;        /* output not yet sent */
-	struct line_reader      lr;         /* line framing, for line types */
+	struct line_reader      lr;         /* framing, unless FRAME_RAW */
 	size_t                  high_water; /* stop reading above this output */
 	size_t                  hard_cap;   /* drop the client above this */
 	int64_t                 last_input; /* ms of the last input */
@@ -53,6 +57,8 @@ struct conn {
 	bool                    replay;     /* buffered input waits for delivery */
 	bool                    rejected;   /* refused by a limit: no hooks */
 	bool                    over_cap;   /* output passed hard_cap: dropping */
+	bool                    input_waits; /* the last read filled its buffer:
+	                                       more may wait on the socket */
 	uint64_t                received;   /* bytes read so far */
 	enum close_reason       why;        /* reason given to conn_close */
 	void                   *data;       /* the service's per-connection state */
@@ -70,8 +76,8 @@ struct conn {
 
 /* Creates a connection for an accepted socket, admitted by limits_admit,
  * and calls the type's open. */
-struct conn *conn_new(struct svc *svc, int fd, const struct sockaddr *peer,
-    socklen_t peerlen);
+struct conn *conn_new(struct svc *svc, struct listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen);
 
 /* Output.  These never write to the socket; the core flushes later. */
 int conn_send(struct conn *c, const void *data, size_t len);
@@ -79,6 +85,11 @@ int conn_printf(struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Sends text and CRLF. */
 int conn_reply(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Sends text and the ending of the message being answered: CRLF for the
+ * line and IRC protocols, what the message came with for the course's
+ * (LF, CR LF or none), a NUL for NUL frames. */
+int conn_answer(struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int conn_send_shared(struct conn *c, struct rbuf *rb);
 int conn_send_file(struct conn *c, int fd, off_t off, size_t len);
@@ -97,8 +108,10 @@ void conn_set_max_line(struct conn *c, size_t max);
 const char *conn_peer_text(const struct conn *c);
 
 /* Sends a limit's busy reply and closes, without bothering the service. */
-void conn_reject(struct svc *svc, int fd, const struct sockaddr *peer,
-    socklen_t peerlen);
+void conn_reject(struct svc *svc, struct listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen);
+/* A listening socket closes: its connections forget it. */
+void conn_forget_listener(const struct listener *l);
 
 /* Sends queued output, first queued first, for one time slice (the
  * server's before-sleep hook). */

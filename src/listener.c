@@ -153,6 +153,7 @@ listener_start(struct listener *l)
 void
 listener_close(struct listener *l)
 {
+	conn_forget_listener(l);
 	ev_del(server.loop, l->fd, EV_READABLE | EV_WRITABLE);
 	close(l->fd);
 	free(l);
@@ -191,10 +192,10 @@ listener_admit(struct listener *l, int fd, const struct sockaddr *peer,
 	}
 	if ((reason = limits_admit(svc, &ip)) >= 0) {
 		svc->stats.rejected[reason]++;
-		conn_reject(svc, fd, peer, peerlen);
+		conn_reject(svc, l, fd, peer, peerlen);
 		return;
 	}
-	if (conn_new(svc, fd, peer, peerlen) == NULL) {
+	if (conn_new(svc, l, fd, peer, peerlen) == NULL) {
 		limits_release(svc, &ip);
 		close(fd);
 	}

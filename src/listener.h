@@ -16,6 +16,7 @@ struct listener {
 	struct listen_addr addr;        /* the configured entry */
 	char               text[ADDR_TEXT_MAX + 8]; /* proto://addr:port, real port */
 	struct svc        *svc;         /* the service it feeds */
+	const struct service_protocol *proto; /* what its connections speak */
 	bool               adopted;     /* passed by systemd */
 	bool               taken;       /* a reload plan reuses it */
 	struct listener   *next;        /* next socket of the service */

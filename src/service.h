@@ -54,6 +54,30 @@ struct dgram {
 	bool                      truncated; /* longer than the receive buffer */
 };
 
+/* One protocol a type speaks on a socket, chosen per listen entry
+ * (`protocol = "course"`), like memcached picks its parser per listener.
+ * Entry 0 of a type's table is its default. */
+struct service_protocol {
+	const char *name;         /* "" (the default), "course", "irc"; NULL
+	                             ends a table */
+	enum frame  frame;        /* how input is cut into messages */
+	const char *busy;         /* sent as is to a connection refused by a
+	                             limit, or NULL */
+	const char *too_long;     /* reply to an over-long message, without
+	                             its ending (the core adds it), or NULL */
+	/* A new TCP connection; 0, or -1 to close it at once. */
+	int    (*open)(struct conn *c);
+	/* FRAME_RAW input; returns how many bytes it consumed. */
+	size_t (*read)(struct conn *c, const char *data, size_t len);
+	/* One framed message, NUL-terminated, without its ending. */
+	enum line_result (*message)(struct conn *c, char *msg, size_t len);
+	/* The client half-closed, after its last message; NULL: close once
+	 * the output is sent. */
+	void   (*eof)(struct conn *c);
+	/* The connection ends; free c->data here. */
+	void   (*close)(struct conn *c, enum close_reason why);
+};
+
 #define SVC_COUNTERS_MAX 4            /* a type's own metrics counters */
 
 /* A type's own counter, shown by the metrics service. */
@@ -75,6 +99,11 @@ struct service_type {
 	                                     core adds CRLF */
 	bool         udp_loop_guard;      /* drop datagrams from ports < 1024 */
 	const struct svc_counter *counters; /* its own counters, NULL-ended */
+	const struct service_protocol *protocols; /* the protocols it speaks:
+	                                     NULL for one default made of the
+	                                     hooks below (open, read or line,
+	                                     eof, close, busy, too_long); else
+	                                     entry 0 is the default */
 
 	/* Checks keys together after they are read; NULL or a phrase. */
 	const char *(*configure)(struct svc_conf *sc);
@@ -143,6 +172,13 @@ struct svc {
 /* The registry of every service type. */
 extern const struct service_type *const service_types[];
 const struct service_type *service_type_find(const char *name);
+
+/* The protocol a listen entry names: its index in the type's table, or
+ * -1 when the type does not speak it ("" is the default). */
+int service_protocol_find(const struct service_type *type, const char *name);
+/* Protocol number i of a type (0: the default). */
+const struct service_protocol *service_protocol_get(
+    const struct service_type *type, unsigned i);
 
 #define SVC_CONF(svc, type) ((const type *)(svc)->conf->tconf)
 

@@ -213,19 +213,59 @@ guess_line(struct conn *c, char *line, size_t len)
 	return LINE_MORE;
 }
 
-static int
-guess_open(struct conn *c)
+/* A new game for c, without a word to the player. */
+static struct guess_game *
+guess_game_new(struct conn *c)
 {
 	const struct guess_conf *gc = c->conf->tconf;
 	struct guess_game *g = calloc(1, sizeof(*g));
 
 	if (g == NULL)
-		return -1;
+		return NULL;
 	g->max = gc->max;
+	g->secret = guess_random(g->max);
 	c->data = g;
 	conn_set_max_line(c, (size_t)gc->max_line);
+	return g;
+}
+
+static int
+guess_open(struct conn *c)
+{
+	struct guess_game *g = guess_game_new(c);
+
+	if (g == NULL)
+		return -1;
 	guess_round(c, g, "welcome (help lists the commands)");
 	return 0;
+}
+
+/* The course's game: no greeting, no prompts. */
+static int
+guess_course_open(struct conn *c)
+{
+	return guess_game_new(c) != NULL ? 0 : -1;
+}
+
+/* The course's protocol: an integer gets exactly "-", "+" or "=" (then a
+ * new number is drawn, silently), anything else "!". */
+static enum line_result
+guess_course_message(struct conn *c, char *msg, size_t len)
+{
+	struct guess_game *g = c->data;
+	long n;
+
+	if (strlen(msg) != len || !guess_number(msg, &n)) {
+		conn_answer(c, "!");
+	} else if (n > g->secret) {
+		conn_answer(c, "-");
+	} else if (n < g->secret) {
+		conn_answer(c, "+");
+	} else {
+		conn_answer(c, "=");
+		g->secret = guess_random(g->max);
+	}
+	return LINE_MORE;
 }
 
 static void
@@ -236,6 +276,16 @@ guess_close(struct conn *c, enum close_reason why)
 	c->data = NULL;
 }
 
+static const struct service_protocol guess_protocols[] = {
+	{ .name = "", .frame = FRAME_LINE, .busy = "! busy\r\n",
+	  .too_long = "! line too long", .open = guess_open,
+	  .message = guess_line, .close = guess_close },
+	{ .name = "course", .frame = FRAME_COURSE, .busy = "! busy\r\n",
+	  .too_long = "!", .open = guess_course_open,
+	  .message = guess_course_message, .close = guess_close },
+	{ .name = NULL },
+};
+
 const struct service_type guess_service = {
 	.name = "guess",
 	.protos = PROTO_TCP,
@@ -243,9 +293,5 @@ const struct service_type guess_service = {
 	.conf_size = sizeof(struct guess_conf),
 	.conf_defaults = &guess_defaults,
 	.idle_timeout = 300,
-	.busy = "! busy\r\n",
-	.too_long = "! line too long",
-	.open = guess_open,
-	.line = guess_line,
-	.close = guess_close,
+	.protocols = guess_protocols,
 };

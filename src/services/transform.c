@@ -138,9 +138,10 @@ transform_send_line(void *ctx, const char *reply, size_t len)
 {
 	struct conn *c = ctx;
 
-	/* Not conn_reply("%.*s"): a line may hold NUL (U+0000 is valid). */
+	/* Not conn_answer("%.*s"): a line may hold NUL (U+0000 is valid).
+	 * The answer ends as the message did (CR LF in the line protocol). */
 	conn_send(c, reply, len);
-	conn_send(c, "\r\n", 2);
+	conn_send(c, c->lr.end, c->lr.endlen);
 }
 
 static enum line_result
@@ -149,7 +150,7 @@ transform_line(struct conn *c, char *line, size_t len)
 	const struct transform_conf *tc = c->conf->tconf;
 
 	if (!transform_run(tc->op, line, len, transform_send_line, c))
-		conn_reply(c, "! out of memory");
+		conn_answer(c, "! out of memory");
 	return LINE_MORE;
 }
 
@@ -225,6 +226,18 @@ transform_reconfigure(struct svc *svc)
 	(void)transform_check_locale(svc);
 }
 
+/* The line protocol, and the course's: the same answers, framed as the
+ * course's servers frame them. */
+static const struct service_protocol transform_protocols[] = {
+	{ .name = "", .frame = FRAME_LINE, .busy = "! busy\r\n",
+	  .too_long = "! line too long", .open = transform_open,
+	  .message = transform_line },
+	{ .name = "course", .frame = FRAME_COURSE, .busy = "! busy\r\n",
+	  .too_long = "! line too long", .open = transform_open,
+	  .message = transform_line },
+	{ .name = NULL },
+};
+
 const struct service_type transform_service = {
 	.name = "transform",
 	.protos = PROTO_TCP | PROTO_UDP,
@@ -232,13 +245,10 @@ const struct service_type transform_service = {
 	.conf_size = sizeof(struct transform_conf),
 	.conf_defaults = &transform_defaults,
 	.idle_timeout = 300,
-	.busy = "! busy\r\n",
-	.too_long = "! line too long",
 	.udp_loop_guard = true,
 	.configure = transform_configure,
 	.start = transform_check_locale,
 	.reconfigure = transform_reconfigure,
-	.open = transform_open,
-	.line = transform_line,
+	.protocols = transform_protocols,
 	.datagram = transform_datagram,
 };

@@ -34,12 +34,14 @@
 /* The core calls transform.c makes, caught here. */
 #define conn_send         fuzz_conn_send
 #define conn_reply        fuzz_conn_reply
+#define conn_answer       fuzz_conn_reply
 #define conn_set_max_line fuzz_conn_set_max_line
 #define dgram_reply       fuzz_dgram_reply
 #define transform_service fuzz_transform_service
 #include "services/transform.c"
 #undef conn_send
 #undef conn_reply
+#undef conn_answer
 #undef conn_set_max_line
 #undef dgram_reply
 

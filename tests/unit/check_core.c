@@ -16,6 +16,7 @@
 #include "cfg.h"
 #include "ev.h"
 #include "line.h"
+#include "transport.h"
 
 /* --- reactor --------------------------------------------------------- */
 
@@ -367,7 +368,7 @@ START_TEST(outq_mixed)
 	outq_printf(&q, "%d-%s", 42, "x");
 	rbuf_unref(rb);                           /* the queue holds one */
 	ck_assert_uint_eq(q.pending, 1 + 6 + 4);
-	n = outq_write(&q, sv[0], false);
+	n = outq_write(&q, &(struct transport){ &transport_tcp, sv[0], NULL }, false);
 	ck_assert_int_eq(n, 11);
 	ck_assert_uint_eq(q.pending, 0);
 	ck_assert_int_eq(read(sv[1], got, sizeof(got)), 11);
@@ -384,17 +385,19 @@ START_TEST(outq_large_partial)
 	struct outq q = { 0 };
 	size_t total = 3 * 1024 * 1024, sent = 0, rcvd = 0;
 	char *big = malloc(total), chunk[65536];
+	struct transport tp = { &transport_tcp, -1, NULL };
 	int sv[2];
 
 	for (size_t i = 0; i < total; i++)
 		big[i] = (char)(i * 7);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
 	    0);
+	tp.fd = sv[0];
 	for (size_t off = 0; off < total; off += 1000)
 		outq_append(&q, big + off, off + 1000 > total ? total - off : 1000);
 	ck_assert_uint_eq(q.pending, total);
 	while (rcvd < total) {
-		ssize_t n = outq_write(&q, sv[0], false);
+		ssize_t n = outq_write(&q, &tp, false);
 		if (n > 0)
 			sent += (size_t)n;
 		while ((n = read(sv[1], chunk, sizeof(chunk))) > 0) {
