@@ -1,5 +1,6 @@
 /*
- * log.c - the daemon's own log lines on stderr.
+ * log.c - the daemon's own log lines on stderr, and the lines services
+ * write under their name.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,9 +10,11 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "service.h"
 
 static int  log_level = LOG_LVL_INFO;   /* lines above it are skipped */
 static bool log_journal;                 /* stderr is the journal */
+static unsigned long svc_errors_logged;  /* svc_log lines at LOG_LVL_ERROR */
 
 /* Syslog priority of each level (err, warning, notice, info, debug). */
 static const int log_priority[] = { 3, 4, 5, 6, 7 };
@@ -98,6 +101,24 @@ log_always(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_write(level, NULL, fmt, ap);
 	va_end(ap);
+}
+
+void
+svc_log(const struct svc *svc, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level == LOG_LVL_ERROR)
+		svc_errors_logged++;
+	va_start(ap, fmt);
+	log_vmsg(level, svc->conf->name, fmt, ap);
+	va_end(ap);
+}
+
+unsigned long
+svc_log_errors(void)
+{
+	return svc_errors_logged;
 }
 
 bool

@@ -22,6 +22,11 @@ void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
  * scripts read, such as "NAME listening on ..."). */
 void log_always(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Error lines services have written with svc_log (declared in service.h,
+ * where every service finds it) since the start: a caller that compares
+ * the count before and after a hook knows whether the hook said why it
+ * failed. */
+unsigned long svc_log_errors(void);
 
 /* At most one line a second for errors that repeat (a failing disk under
  * load would otherwise write one per request). */

@@ -1,6 +1,6 @@
 /*
- * svc.c - running services: the registry lookup, starting and stopping
- * services, and making them match a (new) configuration.
+ * svc.c - running services: starting and stopping services, and making
+ * them match a (new) configuration.
  *
  * Applying a configuration happens whole or not at all, so a reload that
  * cannot be carried out leaves the daemon exactly as it was:
@@ -18,7 +18,6 @@
  * its sockets are attached (svc->listeners is still empty); socket
  * options belong in the bound hook.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,32 +29,6 @@
 #include "log.h"
 #include "sd.h"
 #include "server.h"
-
-const struct service_type *
-service_type_find(const char *name)
-{
-	for (int i = 0; service_types[i] != NULL; i++)
-		if (strcmp(service_types[i]->name, name) == 0)
-			return service_types[i];
-	return NULL;
-}
-
-/* Error lines services have logged, so that a start hook that said why it
- * failed is not followed by a second, vaguer line. */
-static unsigned long svc_errors_logged;
-
-void
-svc_log(const struct svc *svc, int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (level == LOG_LVL_ERROR)
-		svc_errors_logged++;
-
-	va_start(ap, fmt);
-	log_vmsg(level, svc->conf->name, fmt, ap);
-	va_end(ap);
-}
 
 struct svc *
 server_find_service(const char *name)
@@ -135,8 +108,7 @@ svc_conf_equal(const struct svc_conf *a, const struct svc_conf *b)
 	    a->idle_timeout != b->idle_timeout || a->nallow != b->nallow)
 		return false;
 	for (unsigned i = 0; i < a->nlisten; i++)
-		if (!addr_listen_equal(&a->listen[i], &b->listen[i]) ||
-		    a->listen[i].protocol != b->listen[i].protocol)
+		if (!addr_listen_equal(&a->listen[i], &b->listen[i]))
 			return false;
 	for (unsigned i = 0; i < a->nallow; i++)
 		if (a->allow[i].bits != b->allow[i].bits ||
@@ -289,9 +261,11 @@ plan_start(struct plan *p, char *err, size_t errlen)
 		p->svc->started = true;
 		return 0;
 	}
-	before = svc_errors_logged;
+	/* A start hook that said why it failed is not followed by a second,
+	 * vaguer line. */
+	before = svc_log_errors();
 	if ((rc = p->sc->type->start(p->svc)) < 0) {
-		if (svc_errors_logged != before)
+		if (svc_log_errors() != before)
 			err[0] = '\0';      /* the service said why */
 		else
 			snprintf(err, errlen, "%s: cannot start: %s",
@@ -360,8 +334,6 @@ plan_commit(struct plan *p)
 		struct listener *l = p->ls[i];
 		l->taken = false;
 		l->svc = svc;
-		l->addr.protocol = p->sc->listen[i].protocol;
-		l->proto = service_protocol_get(p->sc->type, l->addr.protocol);
 		l->next = NULL;
 		*tail = l;
 		tail = &l->next;

@@ -3,6 +3,7 @@
  * inetd's biltin[]).  Adding a service is one file and one row here.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "../service.h"
 
@@ -34,3 +35,12 @@ const struct service_type *const service_types[] = {
 	&metrics_service,       /* Prometheus exposition */
 	NULL
 };
+
+const struct service_type *
+service_type_find(const char *name)
+{
+	for (int i = 0; service_types[i] != NULL; i++)
+		if (strcmp(service_types[i]->name, name) == 0)
+			return service_types[i];
+	return NULL;
+}
