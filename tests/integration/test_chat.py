@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from multid import config, recv_all, service
+from multid import assert_closed, config, service
 
 
 class Chatter:
@@ -76,13 +76,12 @@ class Chatter:
                     return lines
             lines.append(line)
 
-    def closed(self):
-        """True once the server closed the connection (reads the rest)."""
-        try:
-            self.buf += recv_all(self.s)
-        except ConnectionResetError:
-            pass
-        return True
+    def expect_closed(self, timeout=5.0):
+        """Fails unless the server closes the connection within timeout;
+        returns the lines that were not read before the close."""
+        rest, self.buf = self.buf, b""
+        rest += assert_closed(self.s, timeout)
+        return [l.decode("utf-8") for l in rest.split(b"\r\n") if l]
 
     def close(self):
         self.s.close()
@@ -167,7 +166,7 @@ def test_commands_before_a_nickname(d):
     assert a.line().startswith("* ")
     a.read_greeting()  # the rest of the help
     a.send("/quit")
-    assert a.closed()
+    assert a.expect_closed() == ["* bye"]
 
 
 # --- messages ----------------------------------------------------------------
@@ -292,10 +291,10 @@ def test_quit_with_and_without_reason(d):
     c = Chatter(d, "carol")
     a.line(), a.line()
     b.send("/quit")
-    assert b.closed()
+    assert b.expect_closed() == ["* carol joined", "* bye"]
     assert a.line() == "* bob left"
     c.send("/QUIT gone fishing")
-    assert c.closed()
+    assert c.expect_closed() == ["* bob left", "* bye"]
     assert a.line() == "* carol left (gone fishing)"
 
 
@@ -468,7 +467,7 @@ def test_idle_timeout_reason(start):
         assert line.startswith("* lobby: "), line
         assert time.time() < deadline
         time.sleep(0.2)
-    assert b.closed()
+    assert b.expect_closed() == ["* idle for too long, bye"]
 
 
 # --- ordering and slow clients ------------------------------------------------------

@@ -1,7 +1,7 @@
 /*
  * check_chat.c - unit tests of the chat service's pure parts: the name
- * rule for nicknames and rooms, command parsing, and what the sanitiser
- * does to typical chat lines.
+ * rule for nicknames and rooms (name.c), command parsing of the line and
+ * course protocols, and what the sanitiser does to typical chat lines.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -96,6 +96,50 @@ START_TEST(words)
 }
 END_TEST
 
+/* Parses a copy of a course frame; checks the command and its argument. */
+static void
+check_course(const char *frame, enum chat_course_cmd want,
+    const char *want_arg)
+{
+	char *copy = strdup(frame), *arg = NULL;
+
+	ck_assert_ptr_nonnull(copy);
+	ck_assert_int_eq(chat_course_parse(copy, &arg), want);
+	ck_assert_str_eq(arg, want_arg);
+	free(copy);
+}
+
+START_TEST(parse_course)
+{
+	check_course("/login bob", CHAT_COURSE_LOGIN, "bob");
+	check_course(" /login Aliasname", CHAT_COURSE_LOGIN, "Aliasname");
+	check_course("\t /LOGIN  bob  ", CHAT_COURSE_LOGIN, "bob");
+	check_course("/login", CHAT_COURSE_LOGIN, "");
+	check_course("/login a b", CHAT_COURSE_LOGIN, "a b");
+	check_course(" /logout", CHAT_COURSE_LOGOUT, "");
+	check_course("/users", CHAT_COURSE_USERS, "");
+	check_course("/Users ", CHAT_COURSE_USERS, "");
+	/* Anything else is a message, blanks and all. */
+	check_course("hello", CHAT_COURSE_MESSAGE, "hello");
+	check_course("  hello ", CHAT_COURSE_MESSAGE, "  hello ");
+	check_course("/loginbob", CHAT_COURSE_MESSAGE, "/loginbob");
+	check_course("/msg bob hi", CHAT_COURSE_MESSAGE, "/msg bob hi");
+	check_course("/", CHAT_COURSE_MESSAGE, "/");
+	check_course("x /login bob", CHAT_COURSE_MESSAGE, "x /login bob");
+}
+END_TEST
+
+START_TEST(names_core)
+{
+	/* The core's rule is the one chat and bank share. */
+	ck_assert(name_valid("Z0123456789abcde"));
+	ck_assert(!name_valid("Z0123456789abcdef"));
+	ck_assert(!name_valid("\xe4" "bc"));
+	ck_assert(!name_valid("a\xe4"));
+	ck_assert(!name_valid(""));
+}
+END_TEST
+
 /* A chat line as the service sees it: sanitised, then parsed. */
 START_TEST(sanitised_then_parsed)
 {
@@ -117,11 +161,13 @@ chat_suite(void)
 
 	tcase_add_test(t, names_valid);
 	tcase_add_test(t, names_invalid);
+	tcase_add_test(t, names_core);
 	suite_add_tcase(s, t);
 	t = tcase_create("parse");
 	tcase_add_test(t, parse_messages);
 	tcase_add_test(t, parse_commands);
 	tcase_add_test(t, words);
+	tcase_add_test(t, parse_course);
 	tcase_add_test(t, sanitised_then_parsed);
 	suite_add_tcase(s, t);
 	return s;

@@ -1,0 +1,94 @@
+/*
+ * service.c - the chat service type: its keys, its counters, its
+ * protocols, and the hooks that are not a protocol's.
+ *
+ * The rooms are room.c's; each protocol is a file of its own
+ * (proto_line.c, proto_course.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "room.h"
+
+static const struct chat_conf chat_defaults = {
+	.max_line = 512,
+	.history = 0,
+	.max_queue = 262144,
+	.motd = NULL,
+};
+
+static const struct cfg_key chat_keys[] = {
+	{ "max_line", CFG_INT, offsetof(struct chat_conf, max_line), 1, 65536,
+	  NULL },
+	{ "history", CFG_INT, offsetof(struct chat_conf, history), 0, 10000,
+	  NULL },
+	{ "max_queue", CFG_INT, offsetof(struct chat_conf, max_queue), 512,
+	  1L << 30, NULL },
+	{ "motd", CFG_STRING, offsetof(struct chat_conf, motd), 0, 4096, NULL },
+	CFG_KEY_END
+};
+
+/* Indexed by CHAT_COUNTER_*. */
+static const struct svc_counter chat_counters[] = {
+	{ "multid_chat_events_total",
+	  "Room events (messages, actions, joins, leaves, nick changes) sent" },
+	{ "multid_chat_renders_total",
+	  "Renders of those events, at most one per protocol and event" },
+	{ NULL, NULL }
+};
+
+static void
+chat_timeout(struct conn *c)
+{
+	struct chat_user *u = c->data;
+
+	if (chat_protos[u->proto]->timeout != NULL)
+		chat_protos[u->proto]->timeout(u);
+	chat_user_depart(c->svc->state, u, close_reason_text(CLOSE_IDLE));
+	conn_close_after_flush(c);
+}
+
+static int
+chat_start(struct svc *svc)
+{
+	struct chat *ch = calloc(1, sizeof(*ch));
+
+	if (ch == NULL)
+		return -ENOMEM;
+	ch->svc = svc;
+	svc->state = ch;
+	return 0;
+}
+
+/* Every connection is closed by now, so only empty rooms kept for their
+ * history are left (room.c frees them when they are dropped). */
+static void
+chat_stop(struct svc *svc)
+{
+	struct chat *ch = svc->state;
+
+	chat_rooms_free(ch);
+	free(ch->users.slots);
+	free(ch->rooms.slots);
+	free(ch);
+	svc->state = NULL;
+}
+
+const struct service_type chat_service = {
+	.name = "chat",
+	.protos = PROTO_TCP,
+	.keys = chat_keys,
+	.conf_size = sizeof(struct chat_conf),
+	.conf_defaults = &chat_defaults,
+	.idle_timeout = 0,
+	.busy = "! busy\r\n",
+	.too_long = "! line too long",
+	.counters = chat_counters,
+	.start = chat_start,
+	.stop = chat_stop,
+	.open = chat_line_open,
+	.line = chat_line_message,
+	.timeout = chat_timeout,
+	.eof = chat_line_eof,
+	.close = chat_user_close,
+};
