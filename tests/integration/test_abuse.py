@@ -23,7 +23,7 @@ import time
 import pytest
 
 from conftest import SANITIZER_REPORT
-from multid import Daemon, config, recv_all, recv_exactly, service
+from multid import Daemon, LineClient, config, recv_exactly, service
 
 SANITIZED = bool(os.environ.get("MULTID_SANITIZE"))
 RSS_GROWTH_KB = 64 * 1024            # what abuse may add to the daemon's RSS
@@ -84,33 +84,25 @@ def token():
     return "t%d_%d" % (os.getpid(), _token[0])
 
 
-def read_line(f):
-    raw = f.readline()
-    assert raw.endswith(b"\r\n"), "line %r does not end with CRLF" % raw
-    return raw[:-2].decode()
-
-
 def chat_pair(d, first, second, timeout=5):
     """Two chat users in the lobby: first logs in, then second, and first
     sees second join (logins on two connections sent at once may be read
-    in either order).  Returns (a, b, fa, fb)."""
-    a, b = d.connect("chat", timeout=timeout), d.connect("chat", timeout=timeout)
-    fa, fb = a.makefile("rb"), b.makefile("rb")
-    for s, f, name in ((a, fa, first), (b, fb, second)):
-        s.sendall(name.encode() + b"\n")
-        while not read_line(f).startswith("* hello"):
-            pass
-    while second + " joined" not in read_line(fa):
-        pass
-    return a, b, fa, fb
+    in either order).  Returns two LineClients (a, b)."""
+    a = LineClient(d, "chat", timeout=timeout)
+    b = LineClient(d, "chat", timeout=timeout)
+    for c, name in ((a, first), (b, second)):
+        c.send(name)
+        c.read_until(lambda l: l.startswith("* hello"))
+    a.read_until(lambda l: second + " joined" in l)
+    return a, b
 
 
 def http_get(d, path, name="http", timeout=5):
     """One HTTP/1.1 request on its own connection: (status, body)."""
-    with d.connect(name, timeout=timeout) as s:
-        s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-                  % path.encode())
-        data = recv_all(s)
+    with LineClient(d, name, timeout=timeout) as c:
+        c.raw(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+              % path.encode())
+        data = c.expect_closed()
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 
@@ -128,55 +120,49 @@ def wait_log(site, text, timeout=5):
 def check_tcp(d, name):
     """One correct exchange with a TCP service."""
     t = token()
-    with d.connect(name, timeout=5) as s:
-        f = s.makefile("rb")
+    with LineClient(d, name, timeout=5) as c:
         if name == "echo":
-            s.sendall(t.encode() + b"\n")
-            assert recv_exactly(s, len(t) + 1) == t.encode() + b"\n"
+            c.send(t)
+            assert c.recv_bytes(len(t) + 1) == t.encode() + b"\n"
         elif name == "discard":
-            s.sendall(b"x" * 1000)
-            s.shutdown(socket.SHUT_WR)
-            assert recv_all(s) == b""
+            c.raw(b"x" * 1000)
+            c.shutdown()
+            assert c.expect_closed() == b""
         elif name == "chargen":
-            assert CHARGEN_LINE.match(f.readline())
+            assert CHARGEN_LINE.match(c.line_bytes() + b"\r\n")
         elif name == "daytime":
-            line = f.readline()
-            assert line.endswith(b"\r\n") and len(line) > 10
-            assert f.read() == b""
+            assert len(c.line_bytes()) > 8
+            assert c.expect_closed() == b""
         elif name == "time":
-            (secs,) = struct.unpack("!I", recv_exactly(s, 4))
+            (secs,) = struct.unpack("!I", c.recv_bytes(4))
             assert abs(secs - 2208988800 - time.time()) < 5
         elif name == "transform":
-            s.sendall(b"abc \xc3\xa4\n")
-            assert f.readline() == b"ABC \xc3\x84\r\n"
+            c.send(b"abc \xc3\xa4")
+            assert c.line_bytes() == b"ABC \xc3\x84"
         elif name == "chat":
-            assert read_line(f).startswith("* ")
-            s.sendall(t.encode() + b"\n")
-            while True:
-                line = read_line(f)
-                if not line.startswith("* ") or "hello" in line:
-                    break
+            assert c.line().startswith("* ")
+            c.send(t)
+            line = c.read_until(
+                lambda l: not l.startswith("* ") or "hello" in l)[-1]
             assert line.startswith("* hello " + t), line
         elif name == "guess":
-            line = read_line(f)
+            line = c.line()
             assert line.startswith("* ") and "between 1 and" in line, line
-            s.sendall(b"stats\n")
-            assert read_line(f).startswith("* rounds 0")
+            assert c.ask("stats").startswith("* rounds 0")
         elif name == "bank":
-            s.sendall(b"BALANCE\nHELP\n")
-            assert read_line(f) == "ERR login required"
-            assert read_line(f).startswith("OK ")
+            c.raw(b"BALANCE\nHELP\n")
+            assert c.line() == "ERR login required"
+            assert c.line().startswith("OK ")
         elif name in ("http", "metrics"):
             path = "/small.txt" if name == "http" else "/metrics"
-            s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close"
-                      b"\r\n\r\n" % path.encode())
-            data = recv_all(s)
+            c.raw(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close"
+                  b"\r\n\r\n" % path.encode())
+            data = c.expect_closed()
             assert data.startswith(b"HTTP/1.1 200 "), data[:100]
             if name == "http":
                 assert data.endswith(b"\r\n\r\nsmall\n")
             else:
                 assert b"multid_connections_total" in data
-        f.close()
 
 
 def check_udp(d, site, name):
@@ -363,7 +349,7 @@ def test_slowloris_chat(full):
         s = d.connect("chat")
         s.setblocking(False)
         slow.append(s)
-    a, b, fa, fb = chat_pair(d, "alice", "bob")
+    a, b = chat_pair(d, "alice", "bob")
     try:
         for tick in range(4):
             for i, s in enumerate(slow):
@@ -373,14 +359,14 @@ def test_slowloris_chat(full):
                     while s.recv(65536):    # keep the greeting drained
                         pass
             t0 = time.time()
-            a.sendall(b"tick %d\n" % tick)
-            assert read_line(fb) == "<alice> tick %d" % tick
+            a.send("tick %d" % tick)
+            assert b.line() == "<alice> tick %d" % tick
             assert time.time() - t0 < 1.0
             time.sleep(1)
     finally:
         for s in slow:
             s.close()
-    for x in (fa, fb, a, b):
+    for x in (a, b):
         x.close()
     base.check()
 
@@ -528,11 +514,10 @@ def test_clients_that_never_read(full):
     mute = d.connect("chat")
     mute.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     mute.sendall(b"mute\n")
-    talk = d.connect("chat")
-    ft = talk.makefile("rb")
-    talk.sendall(b"talker\n")
-    while not read_line(ft).startswith("* hello"):
-        pass
+    talker = LineClient(d, "chat")
+    talker.send("talker")
+    talker.read_until(lambda l: l.startswith("* hello"))
+    talk = talker.s
     # The mute user's queue (max_queue 64 KB) overflows: it is dropped.
     line = b"x" * 400 + b"\n"
     left = False
@@ -554,7 +539,6 @@ def test_clients_that_never_read(full):
         assert grown < RSS_GROWTH_KB, "RSS grew by %d kB" % grown
     for s in (echo, chargen, http, mute, talk):
         s.close()
-    ft.close()
     base.check()
 
 
@@ -748,18 +732,12 @@ def test_log_to_dev_full(start, tmp_path):
 
 # --- the bank's database under pressure ----------------------------------------
 
-class Bank:
+class Bank(LineClient):
     def __init__(self, d):
-        self.s = d.connect("bank", timeout=15)
-        self.f = self.s.makefile("rb")
+        super().__init__(d, "bank", timeout=15)
 
     def cmd(self, text):
-        self.s.sendall(text.encode() + b"\n")
-        return read_line(self.f)
-
-    def close(self):
-        self.f.close()
-        self.s.close()
+        return self.ask(text)
 
 
 def bank_state(db):

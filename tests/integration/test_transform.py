@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from multid import config, recv_all, recv_until, run_multid, service
+from multid import LineClient, config, recv_all, run_multid, service
 
 OPS = ("upper", "lower", "count", "digitsum", "reverse")
 
@@ -23,12 +23,15 @@ def d(start):
     return start(transform_config())
 
 
-def ask(s, line):
+def client(d, name):
+    """A line client that ends its lines with CRLF, as telnet does."""
+    return LineClient(d, name, end=b"\r\n")
+
+
+def ask(c, line):
     """Sends one line (bytes) and returns the reply line without CRLF."""
-    s.sendall(line + b"\r\n")
-    reply = recv_until(s, b"\r\n")
-    assert reply.endswith(b"\r\n"), reply
-    return reply[:-2]
+    c.send(line)
+    return c.line_bytes()
 
 
 def ask_udp(d, op, data):
@@ -63,7 +66,7 @@ CASES = [
 
 @pytest.mark.parametrize("op,text,want", CASES)
 def test_tcp_ops(d, op, text, want):
-    s = d.connect(op)
+    s = client(d, op)
     assert ask(s, text.encode()) == want.encode()
     s.close()
 
@@ -78,7 +81,7 @@ def test_udp_ops(d, op, text, want):
 
 def test_digitsum_of_a_1000_digit_number(d):
     number = ("1234567890" * 100).encode()
-    s = d.connect("digitsum")
+    s = client(d, "digitsum")
     assert ask(s, number) == b"4500"
     assert ask_udp(d, "digitsum", number) == b"4500"
     assert ask(s, b"9" * 1000) == b"9000"
@@ -88,7 +91,7 @@ def test_digitsum_of_a_1000_digit_number(d):
     b"abc", b"-42", b"-0", b"4 2", b"1.5", b"12a", b"0x1f", b"++1",
     b"+", b"1_000", "١٢٣".encode(), b" ", b"\t"])
 def test_digitsum_not_a_number(d, text):
-    s = d.connect("digitsum")
+    s = client(d, "digitsum")
     assert ask(s, text) == b"! not a number"
     # The connection goes on.
     assert ask(s, b"11") == b"2"
@@ -100,7 +103,7 @@ def test_digitsum_not_a_number(d, text):
 def test_digitsum_blanks_and_plus(d, text, want):
     # Blanks around the number and one leading "+" still write a
     # non-negative integer, as a careful user would type it.
-    s = d.connect("digitsum")
+    s = client(d, "digitsum")
     assert ask(s, text) == want
 
 
@@ -112,7 +115,7 @@ def test_udp_empty_datagram(d):
 
 @pytest.mark.parametrize("op", OPS)
 def test_invalid_utf8(d, op):
-    s = d.connect(op)
+    s = client(d, op)
     for bad in (b"abc\xc3", b"\xc3\x28", b"\xed\xa0\x80",
                 b"\xc0\xaf", b"ab\x80cd"):
         assert ask(s, bad) == b"! invalid UTF-8"
@@ -124,23 +127,18 @@ def test_invalid_utf8(d, op):
 
 
 def test_tcp_pipelined_lines_in_order(d):
-    s = d.connect("count")
+    s = client(d, "count")
     lines = [("x" * i).encode() for i in range(1, 201)]
-    s.sendall(b"".join(l + b"\n" for l in lines))
-    data = b""
-    while data.count(b"\r\n") < len(lines):
-        chunk = s.recv(65536)
-        assert chunk
-        data += chunk
-    assert data.split(b"\r\n")[:-1] == [str(i).encode()
-                                        for i in range(1, 201)]
+    s.raw(b"".join(l + b"\n" for l in lines))
+    assert [s.line_bytes() for _ in lines] == [str(i).encode()
+                                               for i in range(1, 201)]
 
 
 def test_tcp_half_close_answers_every_line(d):
     """Far more lines than the output queue holds, then a half-close
     (nc -N): every line is answered, in order, before the server closes."""
     lines = [b"line %06d " % i + b"a" * 60 for i in range(30000)]
-    s = d.connect("upper", timeout=10)
+    s = d.connect("upper", timeout=10)       # a stream, not lines
 
     def send_all():
         s.sendall(b"".join(l + b"\n" for l in lines))
@@ -154,37 +152,40 @@ def test_tcp_half_close_answers_every_line(d):
 
 
 def test_tcp_line_rules(d):
-    s = d.connect("upper")
+    s = client(d, "upper")
     # LF alone ends a line too; one CR before it is removed; empty lines
-    # get no reply; telnet IAC sequences are removed.
-    s.sendall(b"abc\n\r\n\n\xff\xfb\x01de\xff\xf1f\r\n")
-    data = recv_until(s, b"DEF\r\n")
-    assert data == b"ABC\r\nDEF\r\n"
+    # get no reply; telnet IAC sequences are removed, and WILL ECHO is
+    # answered by DONT ECHO (SPEC 3), before or between the replies.
+    s.raw(b"abc\n\r\n\n\xff\xfb\x01de\xff\xf1f\r\n")
+    data = s.recv_bytes(len(b"ABC\r\nDEF\r\n\xff\xfe\x01"))
+    assert data.count(b"\xff\xfe\x01") == 1, data
+    assert data.replace(b"\xff\xfe\x01", b"") == b"ABC\r\nDEF\r\n"
+    s.expect_silence(0.2)
     s.close()
 
 
 def test_tcp_keeps_nul_and_tabs(d):
-    s = d.connect("reverse")
+    s = client(d, "reverse")
     assert ask(s, b"a\x00b\tc") == b"c\tb\x00a"
-    s = d.connect("count")
+    s = client(d, "count")
     assert ask(s, b"a\x00b") == b"3"
 
 
 def test_line_too_long(start):
     d = start(config(service("up", "transform", ["tcp://127.0.0.1:0"],
                              'op = "upper"; max_line = 64;')))
-    s = d.connect("up")
+    s = client(d, "up")
     assert ask(s, b"a" * 64) == b"A" * 64
-    s.sendall(b"b" * 200 + b"\n")
-    assert recv_until(s, b"\r\n") == b"! line too long\r\n"
+    s.raw(b"b" * 200 + b"\n")
+    assert s.line_bytes() == b"! line too long"
     assert ask(s, b"ok") == b"OK"
 
 
 def test_default_max_line_is_1024(d):
-    s = d.connect("count")
+    s = client(d, "count")
     assert ask(s, b"a" * 1024) == b"1024"
-    s.sendall(b"a" * 1025 + b"\n")
-    assert recv_until(s, b"\r\n") == b"! line too long\r\n"
+    s.raw(b"a" * 1025 + b"\n")
+    assert s.line_bytes() == b"! line too long"
     assert ask(s, b"ab") == b"2"
 
 
@@ -197,11 +198,11 @@ def test_udp_large_datagram(d):
 def test_busy(start):
     d = start(config(service("up", "transform", ["tcp://127.0.0.1:0"],
                              'op = "upper"; max_connections = 1;')))
-    a = d.connect("up")
+    a = client(d, "up")
     assert ask(a, b"x") == b"X"
-    b = d.connect("up")
-    assert recv_until(b, b"\r\n") == b"! busy\r\n"
-    assert b.recv(100) == b""
+    b = client(d, "up")
+    assert b.line_bytes() == b"! busy"
+    assert b.expect_closed() == b""
     assert ask(a, b"y") == b"Y"
 
 

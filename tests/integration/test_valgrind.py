@@ -14,7 +14,8 @@ import shutil
 
 import pytest
 
-from test_abuse import Site, chat_pair, check_services, full_config, read_line
+from multid import LineClient
+from test_abuse import Site, chat_pair, check_services, full_config
 
 pytestmark = [
     pytest.mark.skipif(bool(os.environ.get("MULTID_SANITIZE")),
@@ -27,27 +28,24 @@ pytestmark = [
 def drive_more(d):
     """What check_services leaves out: two chat users talking, a bank
     session that hashes and writes, http listings, ranges and errors."""
-    a, b, fa, fb = chat_pair(d, "vala", "valb", timeout=30)
-    a.sendall(b"hi \x1b[31mthere\n/who\n")
-    assert read_line(fb) == "<vala> hi there"
-    assert read_line(fa).startswith("* lobby: ")
-    b.sendall(b"/quit bye\n")
-    assert read_line(fa) == "* valb left (bye)"
-    for x in (fa, fb, a, b):
+    a, b = chat_pair(d, "vala", "valb", timeout=30)
+    a.raw(b"hi \x1b[31mthere\n/who\n")
+    assert b.line() == "<vala> hi there"
+    assert a.line().startswith("* lobby: ")
+    b.send("/quit bye")
+    assert a.line() == "* valb left (bye)"
+    for x in (a, b):
         x.close()
 
-    s = d.connect("bank", timeout=60)
-    f = s.makefile("rb")
+    c = LineClient(d, "bank", timeout=60)
     for cmd, want in (("OPEN valgrind sesame", "OK opened valgrind"),
                       ("DEPOSIT 12.30", "OK 12.30"),
                       ("WITHDRAW 0.30", "OK 12.00"),
                       ("HISTORY", "OK 2")):
-        s.sendall(cmd.encode() + b"\n")
-        assert read_line(f) == want
-    assert " withdraw 0.30 12.00" in read_line(f)
-    assert " deposit 12.30 12.30" in read_line(f)
-    f.close()
-    s.close()
+        assert c.ask(cmd) == want
+    assert " withdraw 0.30 12.00" in c.line()
+    assert " deposit 12.30 12.30" in c.line()
+    c.close()
 
     with d.connect("http", timeout=30) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: v\r\n\r\n"
