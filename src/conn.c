@@ -8,8 +8,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "admit.h"
 #include "conn.h"
-#include "limits.h"
 #include "listener.h"
 #include "log.h"
 #include "server.h"
@@ -612,7 +612,7 @@ conn_uncount(struct conn *c)
 		return;
 	}
 	addr_key((const struct sockaddr *)&c->peer, &ip);
-	limits_release(c->svc, &ip);
+	admit_release(c->svc, &ip);
 }
 
 void

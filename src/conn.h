@@ -74,7 +74,7 @@ struct conn {
 #define CONN_HARD_CAP    (64 * 1024 * 1024) /* default: drop above */
 #define CONN_INPUT_MAX   (64 * 1024)        /* unconsumed input kept at most */
 
-/* Creates a connection for an accepted socket, admitted by limits_admit,
+/* Creates a connection for an accepted socket, admitted by admit_conn,
  * and calls the type's open. */
 struct conn *conn_new(struct svc *svc, struct listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen);

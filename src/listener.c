@@ -12,8 +12,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "admit.h"
 #include "conn.h"
-#include "limits.h"
 #include "listener.h"
 #include "log.h"
 #include "server.h"
@@ -185,18 +185,18 @@ listener_admit(struct listener *l, int fd, const struct sockaddr *peer,
 	int reason;
 
 	addr_key(peer, &ip);
-	if (!limits_allowed(svc->conf, &ip)) {
+	if (!admit_allowed(svc->conf, &ip)) {
 		svc->stats.rejected[REJECT_ALLOW]++;
 		close(fd);
 		return;
 	}
-	if ((reason = limits_admit(svc, &ip)) >= 0) {
+	if ((reason = admit_conn(svc, &ip)) >= 0) {
 		svc->stats.rejected[reason]++;
 		conn_reject(svc, l, fd, peer, peerlen);
 		return;
 	}
 	if (conn_new(svc, l, fd, peer, peerlen) == NULL) {
-		limits_release(svc, &ip);
+		admit_release(svc, &ip);
 		close(fd);
 	}
 }
@@ -294,7 +294,7 @@ listener_dispatch(struct listener *l, struct mmsghdr *m, char *data)
 	svc->stats.datagrams_received++;
 	svc->stats.bytes_received += m->msg_len;
 	addr_key(from, &ip);
-	if (!limits_allowed(svc->conf, &ip)) {
+	if (!admit_allowed(svc->conf, &ip)) {
 		svc->stats.rejected[REJECT_ALLOW]++;
 		svc->stats.datagrams_dropped++;
 		return;

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conn.h"
-#include "limits.h"
 #include "listener.h"
 #include "log.h"
 #include "sd.h"
@@ -205,7 +205,7 @@ plan_prepare(struct plan *p, char *err, size_t errlen)
 static void
 svc_free(struct svc *svc)
 {
-	limits_free(svc);
+	admit_free(svc);
 	svc_conf_unref(svc->conf);
 	free(svc);
 }

@@ -1,5 +1,5 @@
 /*
- * limits.c - allow lists and connection limits.
+ * admit.c - who may connect: allow lists and connection limits.
  *
  * Connections per client address are counted in a hash table per service
  * (hash.h), always (not only when per_source is set), so a reload that
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "hash.h"
-#include "limits.h"
 #include "server.h"
 
 /* The connections of one client address. */
@@ -25,7 +25,7 @@ struct source_table {
 };
 
 bool
-limits_allowed(const struct svc_conf *sc, const struct ip_key *ip)
+admit_allowed(const struct svc_conf *sc, const struct ip_key *ip)
 {
 	if (sc->allow == NULL)
 		return true;
@@ -59,7 +59,7 @@ source_find(struct source_table *t, const struct ip_key *ip)
 }
 
 int
-limits_admit(struct svc *svc, const struct ip_key *ip)
+admit_conn(struct svc *svc, const struct ip_key *ip)
 {
 	const struct svc_conf *sc = svc->conf;
 	struct source *s;
@@ -92,7 +92,7 @@ limits_admit(struct svc *svc, const struct ip_key *ip)
 }
 
 void
-limits_release(struct svc *svc, const struct ip_key *ip)
+admit_release(struct svc *svc, const struct ip_key *ip)
 {
 	struct source *s;
 
@@ -107,7 +107,7 @@ limits_release(struct svc *svc, const struct ip_key *ip)
 }
 
 void
-limits_free(struct svc *svc)
+admit_free(struct svc *svc)
 {
 	struct hash_node *n, *next;
 
