@@ -145,8 +145,10 @@ line_end(struct line_reader *lr, const struct frame_ops *ops, void *ctx)
 		return lr->frame == FRAME_COURSE ? ops->on_long(ctx, NULL, 0) :
 		    LINE_MORE;
 	}
-	if (len == 0)
+	if (len == 0 && lr->frame != FRAME_COURSE)
 		return LINE_MORE;
+	if (lr->buf == NULL)          /* an empty course line */
+		return ops->on_line(ctx, (char[]){ '\0' }, 0);
 	lr->buf[len] = '\0';
 	return ops->on_line(ctx, lr->buf, len);
 }
@@ -159,7 +161,7 @@ frame_flush(struct line_reader *lr, const struct frame_ops *ops, void *ctx)
 
 	if (lr->frame == FRAME_COURSE)
 		line_set_end(lr, "", 0);
-	if (lr->frame != FRAME_NUL && len > 0 && lr->buf[len - 1] == '\r')
+	else if (lr->frame != FRAME_NUL && len > 0 && lr->buf[len - 1] == '\r')
 		len--;
 	lr->len = 0;
 	if (lr->overflow) {

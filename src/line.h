@@ -7,12 +7,14 @@
  *   the negotiation a telnet client waits for is answered (SPEC §3).  A line
  *   longer than max is reported at once, then discarded up to its LF.
  * - COURSE: split at LF as LINE (no telnet); what is left once nothing more
- *   waits on the socket is a message too (frame_flush), and a message keeps
- *   the ending it came with for its answer.  An over-long message is
- *   reported once, when it ends, with its ending.
+ *   waits on the socket is a message too (frame_flush), kept as it is (a
+ *   CR at its end stays), and a message keeps the ending it came with for
+ *   its answer.  Empty lines are messages too (the course's servers answer
+ *   them).  An over-long message is reported once, when it ends, with its
+ *   ending.
  * - NUL: frames end with a NUL byte.
  * - IRC: as LINE without telnet, at most 510 bytes (512 with CR LF).
- * Empty messages are skipped in every mode.
+ * Other modes skip empty messages.
  */
 #ifndef MULTID_LINE_H
 #define MULTID_LINE_H

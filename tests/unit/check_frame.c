@@ -128,6 +128,16 @@ START_TEST(course_endings)
 	ck_assert_int_eq(s.n, 3);
 	ck_assert_str_eq(s.msg[2], "none");
 	ck_assert_str_eq(s.end[2], "");
+	frame_flush(&lr, &ops, &s);               /* nothing held: nothing */
+	ck_assert_int_eq(s.n, 3);
+	feed(&s, "\nx\r", 3);                     /* an empty line counts */
+	frame_flush(&lr, &ops, &s);
+	ck_assert_int_eq(s.n, 5);
+	ck_assert_str_eq(s.msg[3], "");
+	ck_assert_str_eq(s.end[3], "\n");
+	ck_assert_str_eq(s.msg[4], "x\r");          /* no LF: the CR stays */
+	ck_assert_str_eq(s.end[4], "");
+	s.n = 3;
 	/* No telnet in the course protocol: 0xff is data. */
 	feed(&s, "\xff\xfd\x06x\n", 5);
 	ck_assert_int_eq(s.n, 4);
