@@ -108,7 +108,8 @@ svc_conf_equal(const struct svc_conf *a, const struct svc_conf *b)
 	    a->idle_timeout != b->idle_timeout || a->nallow != b->nallow)
 		return false;
 	for (unsigned i = 0; i < a->nlisten; i++)
-		if (!addr_listen_equal(&a->listen[i], &b->listen[i]))
+		if (!addr_listen_equal(&a->listen[i], &b->listen[i]) ||
+		    a->listen[i].protocol != b->listen[i].protocol)
 			return false;
 	for (unsigned i = 0; i < a->nallow; i++)
 		if (a->allow[i].bits != b->allow[i].bits ||
@@ -334,6 +335,8 @@ plan_commit(struct plan *p)
 		struct listener *l = p->ls[i];
 		l->taken = false;
 		l->svc = svc;
+		l->addr.protocol = p->sc->listen[i].protocol;
+		l->proto = service_protocol_get(p->sc->type, l->addr.protocol);
 		l->next = NULL;
 		*tail = l;
 		tail = &l->next;
