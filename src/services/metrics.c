@@ -16,7 +16,7 @@
 
 #include "../conn.h"
 #include "../server.h"
-#include "http_parse.h"
+#include "http/http_parse.h"
 
 #define METRICS_REQUEST_MAX 8192      /* bytes of request line and headers */
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"

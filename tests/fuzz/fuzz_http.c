@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/http_parse.h"
+#include "services/http/http_parse.h"
 
 static void
 check_normalised(const char *out, long n)

@@ -51,10 +51,13 @@ def table_keys(text, table):
 
 
 def service_tables():
-    """{type name: [keys]} from every src/services/*.c with a key table."""
+    """{type name: [keys]} from every src/services/*.c and
+    src/services/*/*.c (a service in a folder of its own) with a key
+    table."""
     out = {}
-    for path in sorted(glob.glob(os.path.join(ROOT, "src", "services",
-                                              "*.c"))):
+    services = os.path.join(ROOT, "src", "services")
+    for path in sorted(glob.glob(os.path.join(services, "*.c")) +
+                       glob.glob(os.path.join(services, "*", "*.c"))):
         text = read(path)
         keys = KEY_ROW.findall(text)
         m = TYPE_NAME.search(text)

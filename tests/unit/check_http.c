@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/http_parse.h"
-#include "services/mime.h"
+#include "services/http/http_parse.h"
+#include "services/http/mime.h"
 
 static long
 parse(const char *s, struct http_request *req)

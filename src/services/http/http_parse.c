@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../utf8.h"
+#include "../../utf8.h"
 #include "http_parse.h"
 
 #define HTTP_METHOD_MAX 32        /* longest method token accepted */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../hash.h"
+#include "../../hash.h"
 #include "mime.h"
 
 #define MIME_FILE      "/etc/mime.types"
