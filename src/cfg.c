@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "cfg_include.h"
 #include "service.h"
 
 #define CFG_ERRORS_MAX 64             /* stop collecting after this many */
@@ -631,21 +632,23 @@ cfg_read_service(struct cfg_ctx *ctx, const config_setting_t *g, int index)
 }
 
 /* Reports two enabled services with the same name or overlapping listen
- * entries. */
+ * entries; elems[i] is the group of service i, in whichever file. */
 static void
-cfg_check_unique(struct cfg_ctx *ctx, config_setting_t *list,
+cfg_check_unique(struct cfg_ctx *ctx, config_setting_t **elems,
     struct daemon_conf *dc)
 {
 	for (unsigned i = 0; i < dc->nservices; i++) {
 		struct svc_conf *a = dc->services[i];
-		config_setting_t *g = config_setting_get_elem(list, i);
+		config_setting_t *g = elems[i];
 
 		for (unsigned j = 0; j < i; j++) {
 			struct svc_conf *b = dc->services[j];
 
-			snprintf(ctx->where, sizeof(ctx->where), "services.[%u]", i);
+			snprintf(ctx->where, sizeof(ctx->where), "services.[%d]",
+			    config_setting_index(g));
 			if (strcmp(a->name, b->name) == 0)
-				cfg_error(ctx, g, "name \"%s\" is used twice", a->name);
+				cfg_error(ctx, g, "name \"%s\" is used twice (first "
+				    "at %s:%d)", a->name, b->file, b->line);
 			if (!a->enabled || !b->enabled)
 				continue;
 			for (unsigned x = 0; x < a->nlisten; x++)
@@ -664,32 +667,29 @@ cfg_check_unique(struct cfg_ctx *ctx, config_setting_t *list,
 	ctx->where[0] = '\0';
 }
 
-/* Reads services = ( ... ). */
+/* Reads services = ( ... ) of every file, joined in the order read. */
 static void
-cfg_read_services(struct cfg_ctx *ctx, config_t *cf, struct daemon_conf *dc)
+cfg_read_services(struct cfg_ctx *ctx, const struct cfg_files *files,
+    struct daemon_conf *dc)
 {
-	config_setting_t *list = config_lookup(cf, "services");
-	int n;
+	unsigned n, nset;
+	config_setting_t **elems = cfg_include_join(files, "services", &n,
+	    &nset, ctx->errs);
 
-	if (list == NULL) {
-		cfg_error(ctx, config_root_setting(cf), "services: missing");
+	if (elems == NULL)
 		return;
-	}
-	if (!cfg_is_list(list)) {
-		cfg_error(ctx, list, "services: expected a list ( { ... }, ... )");
-		return;
-	}
-	n = config_setting_length(list);
+	if (nset == 0)
+		cfg_error(ctx, config_root_setting(&files->main->cf),
+		    "services: missing");
 	dc->services = calloc((size_t)n + 1, sizeof(*dc->services));
-	if (dc->services == NULL)
-		return;
-	for (int i = 0; i < n; i++) {
-		struct svc_conf *sc = cfg_read_service(ctx,
-		    config_setting_get_elem(list, (unsigned)i), i);
+	for (unsigned i = 0; dc->services != NULL && i < n; i++) {
+		struct svc_conf *sc = cfg_read_service(ctx, elems[i],
+		    config_setting_index(elems[i]));
 		if (sc != NULL)
 			dc->services[dc->nservices++] = sc;
 	}
-	cfg_check_unique(ctx, list, dc);
+	cfg_check_unique(ctx, elems, dc);
+	free(elems);
 }
 
 /* Reports top-level settings other than daemon and services. */
@@ -707,54 +707,31 @@ cfg_check_top(struct cfg_ctx *ctx, config_t *cf)
 	}
 }
 
-/* Directory part of path, for @include "file" relative to the config. */
-static char *
-cfg_dirname(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
+/* The main file and the files it includes are read by cfg_include.c,
+ * each with its own config_t; daemon may be set in one of them, and the
+ * services of all are joined. */
 struct daemon_conf *
 cfg_load(const char *path, unsigned flags, struct cfg_errors *errs)
 {
 	struct cfg_ctx ctx = { errs, path, "" };
 	struct daemon_conf *dc = calloc(1, sizeof(*dc));
-	char *dir = cfg_dirname(path);
-	config_t cf;
+	struct cfg_files files;
+	struct cfg_file *daemon;
 
 	errs->n = 0;
 	errs->msg = NULL;
-	if (dc == NULL || dir == NULL) {
-		free(dc);
-		free(dir);
+	if (dc == NULL)
 		return NULL;
-	}
 	dc->path = strdup(path);
-	config_init(&cf);
-	config_set_include_dir(&cf, dir);
-	if (config_read_file(&cf, path) != CONFIG_TRUE) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			cfg_error(&ctx, NULL, "cannot read: %s", strerror(errno));
-		else {
-			char msg[512];
-			snprintf(msg, sizeof(msg), "%s:%d: %s",
-			    config_error_file(&cf) ? config_error_file(&cf) : path,
-			    config_error_line(&cf), config_error_text(&cf));
-			cfg_errs_add(errs, msg);
-		}
-	} else {
-		cfg_check_top(&ctx, &cf);
-		cfg_read_daemon(&ctx, &cf, dc, flags);
-		cfg_read_services(&ctx, &cf, dc);
+	if (cfg_include_read(path, &files, errs) == 0 && files.main != NULL) {
+		for (unsigned i = 0; i < files.n; i++)
+			cfg_check_top(&ctx, &files.v[i]->cf);
+		daemon = cfg_include_once(&files, "daemon", errs);
+		cfg_read_daemon(&ctx, daemon ? &daemon->cf : &files.main->cf, dc,
+		    flags);
+		cfg_read_services(&ctx, &files, dc);
 	}
-	config_destroy(&cf);
-	free(dir);
+	cfg_include_free(&files);
 	if (errs->n > 0) {
 		cfg_free(dc);
 		return NULL;

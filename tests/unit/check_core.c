@@ -563,8 +563,8 @@ END_TEST
 START_TEST(config_include)
 {
 	char inc[] = "/tmp/check_core_incXXXXXX";
-	const char *body = "{ name = \"e\"; type = \"echo\"; "
-	    "listen = ( \"tcp://127.0.0.1:0\" ); }";
+	const char *body = "services = ( { name = \"e\"; type = \"echo\"; "
+	    "listen = ( \"tcp://127.0.0.1:0\" ); } );";
 	char text[256];
 	struct cfg_errors errs;
 	struct daemon_conf *dc;
@@ -573,8 +573,9 @@ START_TEST(config_include)
 	ck_assert_int_eq(write(fd, body, strlen(body)), (ssize_t)strlen(body));
 	close(fd);
 	/* Relative to the directory of the including file, like the rest of
-	 * the paths in the configuration. */
-	snprintf(text, sizeof(text), "services = (\n@include \"%s\"\n);\n",
+	 * the paths in the configuration; the included file holds its own
+	 * services list. */
+	snprintf(text, sizeof(text), "daemon = { };\n@include \"%s\"\n",
 	    inc + strlen("/tmp/"));
 	dc = load(text, &errs);
 	unlink(inc);
