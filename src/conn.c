@@ -733,10 +733,11 @@ conn_sweep(struct svc *svc, int64_t now)
 
 		switch (c->state) {
 		case CONN_OPEN:
-			/* Idle since the last input, or past a deadline the
-			 * service set (a request trickled a byte at a time). */
-			if ((idle_ms == 0 || now - c->last_input < idle_ms) &&
-			    (c->deadline == 0 || now < c->deadline))
+			/* A deadline the service set (a whole request, the
+			 * wait between requests) stands in for idle_timeout,
+			 * longer or shorter. */
+			if (c->deadline != 0 ? now < c->deadline :
+			    idle_ms == 0 || now - c->last_input < idle_ms)
 				break;
 			if (c->type->timeout != NULL)
 				c->type->timeout(c);

@@ -46,7 +46,8 @@ struct conn {
 	int64_t                 last_input; /* ms of the last input */
 	int64_t                 deadline;   /* ms; the service's own limit
 	                                       (e.g. a whole request), 0 none;
-	                                       passed, it counts as idle */
+	                                       while set, idle_timeout is not
+	                                       counted; passed, it is idle */
 	int64_t                 last_progress; /* ms of the last output sent
 	                                       or state change */
 	bool                    paused;     /* the service stopped input */

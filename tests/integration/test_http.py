@@ -414,10 +414,16 @@ def test_keepalive_timeout_closes_idle_connection(site):
     closed_after(c, 0.7, 2.5)
 
 
-def test_idle_timeout_bounds_request_on_persistent_connection(site):
-    """idle_timeout still bounds a request in progress on a persistent
-    connection."""
+def test_keepalive_timeout_apart_from_idle_timeout(site):
+    """keepalive_timeout bounds the wait between requests, idle_timeout
+    a request in progress; neither cuts the other short."""
     d = site("keepalive_timeout = 3; idle_timeout = 1;")
+    c = client(d)
+    assert c.get("/hello.txt")[0] == 200
+    time.sleep(1.8)
+    assert c.get("/hello.txt")[2] == b"hello\n"
+    closed_after(c, 2.3, 4.5)
+
     c = client(d)
     assert c.get("/hello.txt")[0] == 200
     c.send(b"GET /hello.txt HTTP/1.1\r\n")
@@ -426,6 +432,14 @@ def test_idle_timeout_bounds_request_on_persistent_connection(site):
     assert status == 408 and h["connection"] == "close"
     assert 0.7 <= time.monotonic() - t0 <= 2.5
     assert c.closed()
+
+    # Without keepalive_timeout, the default of 15 s holds a connection
+    # that idle_timeout alone would have closed after 1 s.
+    d = site("idle_timeout = 1;", root=d.root)
+    c = client(d)
+    assert c.get("/hello.txt")[0] == 200
+    time.sleep(1.8)
+    assert c.get("/hello.txt")[2] == b"hello\n"
 
 
 def test_keepalive_timeout_zero_closes_after_each_response(site):

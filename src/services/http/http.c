@@ -297,8 +297,8 @@ http_reject(struct conn *c, int status)
  * or a client trickling a byte at a time would hold the connection for
  * ever (slowloris).  Between requests a persistent connection waits
  * keepalive_timeout from the moment the last request was answered, as
- * nginx does.  The core's idle_timeout, counted from the last input,
- * applies as well, so the shorter of the two closes an idle connection. */
+ * nginx does.  While a deadline is set, the core does not count
+ * idle_timeout, so either may be the longer. */
 static void
 http_set_deadline(struct conn *c, enum http_wait wait)
 {
