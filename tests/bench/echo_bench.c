@@ -2,7 +2,7 @@
  * echo_bench.c - closed-loop load for an echo server, TCP or UDP.
  *
  *   echo_bench -a HOST:PORT [-u] [-c CONNS] [-d DEPTH] [-s SIZE]
- *              [-t SECONDS] [-w WARMUP]
+ *              [-t SECONDS] [-w WARMUP] [-L echo|upper|upper-crlf]
  *
  * TCP: CONNS connections each keep DEPTH messages of SIZE bytes in flight
  * (a new one is sent as soon as a whole one has come back, the way
@@ -16,6 +16,11 @@
  * (those datagrams are presumed lost) and sends a fresh one, so loss
  * cannot stall the load.  At the end the senders stop, late replies are
  * collected for 200 ms, and lost = sent - received.
+ *
+ * Lines (-L, TCP): every message is SIZE-1 lower-case letters and an LF,
+ * for a line service: `echo` expects it back as sent (the course's echo),
+ * `upper` in upper case with LF (transform upper, course protocol),
+ * `upper-crlf` in upper case with CR LF (transform upper, line protocol).
  *
  * Only the interval after the warm-up counts.  Output, one line:
  *   msgs_s=... mb_s=... p50_us=... p99_us=... errors=... [lost=... loss_pct=...]
@@ -40,7 +45,11 @@ struct opts {
 	size_t    size;                 /* bytes per message */
 	double    secs;                 /* measured interval */
 	double    warmup;               /* seconds before measuring */
+	int       lines;                /* -L: LINES_* */
+	size_t    esize;                /* bytes of each expected answer */
 };
+
+enum { LINES_OFF, LINES_ECHO, LINES_UPPER, LINES_UPPER_CRLF };
 
 /* What the measured interval collected. */
 struct result {
@@ -76,12 +85,30 @@ fill_message(char *p, uint64_t seq, int64_t stamp, size_t size)
 		p[k] = (char)pattern_byte(seq, k);
 }
 
+/* A line message and the answer the service gives to it. */
+static void
+fill_line(char *p, char *expect, uint64_t seq, const struct opts *o)
+{
+	size_t k;
+
+	for (k = 0; k + 1 < o->size; k++) {
+		p[k] = (char)('a' + pattern_byte(seq, k) % 26);
+		expect[k] = o->lines == LINES_ECHO ? p[k] : (char)(p[k] - 32);
+	}
+	p[k] = '\n';
+	if (o->lines == LINES_UPPER_CRLF)
+		expect[k++] = '\r';
+	expect[k] = '\n';
+}
+
 /* ---- TCP ------------------------------------------------------------- */
 
 struct tconn {
 	int       fd;          /* the connection, -1 when dead */
 	char     *ring;        /* messages in flight, as sent */
 	size_t    ringsz;      /* depth * size */
+	char     *expect;      /* their answers (ring itself but for -L) */
+	size_t    expectsz;    /* depth * esize */
 	int64_t  *stamp;       /* send time per slot */
 	uint64_t  gen;         /* bytes queued so far */
 	uint64_t  sent;        /* bytes written so far */
@@ -104,11 +131,15 @@ tcp_pump(int ep, struct tconn *c, const struct opts *o)
 {
 	int64_t now = bench_now_ns();
 
-	while (c->gen - c->got < c->ringsz) {
+	while (c->gen - c->got / o->esize * o->size < c->ringsz) {
 		uint64_t seq = c->gen / o->size;
 		size_t off = (size_t)(c->gen % c->ringsz);
 
-		fill_message(c->ring + off, seq, now, o->size);
+		if (o->lines != LINES_OFF)
+			fill_line(c->ring + off, c->expect + (size_t)(seq %
+			    (uint64_t)o->depth) * o->esize, seq, o);
+		else
+			fill_message(c->ring + off, seq, now, o->size);
 		c->stamp[seq % (uint64_t)o->depth] = now;
 		c->gen += o->size;
 	}
@@ -145,27 +176,28 @@ tcp_pump(int ep, struct tconn *c, const struct opts *o)
 	}
 }
 
-/* Checks n received bytes against the ring; counts finished messages. */
+/* Checks n received bytes against the expected answers; counts finished
+ * messages.  got counts answer bytes. */
 static int
 tcp_check(struct tconn *c, const char *data, size_t n, const struct opts *o)
 {
-	uint64_t first = c->got / o->size, last;
+	uint64_t first = c->got / o->esize, last;
 	int64_t now;
 
-	if (c->got + n > c->sent)
+	if (c->got + n > c->sent / o->size * o->esize)
 		return -1;
 	for (size_t done = 0; done < n; ) {
-		size_t off = (size_t)((c->got + done) % c->ringsz);
+		size_t off = (size_t)((c->got + done) % c->expectsz);
 		size_t chunk = n - done;
 
-		if (chunk > c->ringsz - off)
-			chunk = c->ringsz - off;
-		if (memcmp(c->ring + off, data + done, chunk) != 0)
+		if (chunk > c->expectsz - off)
+			chunk = c->expectsz - off;
+		if (memcmp(c->expect + off, data + done, chunk) != 0)
 			return -1;
 		done += chunk;
 	}
 	c->got += n;
-	last = c->got / o->size;
+	last = c->got / o->esize;
 	if (last == first)
 		return 0;
 	now = bench_now_ns();
@@ -220,6 +252,8 @@ run_tcp(const struct opts *o)
 		c->fd = fd;
 		c->ringsz = (size_t)o->depth * o->size;
 		c->ring = malloc(c->ringsz);
+		c->expectsz = (size_t)o->depth * o->esize;
+		c->expect = o->lines != LINES_OFF ? malloc(c->expectsz) : c->ring;
 		c->stamp = calloc((size_t)o->depth, sizeof(*c->stamp));
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -407,7 +441,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: echo_bench -a HOST:PORT [-u] [-c CONNS] "
-	    "[-d DEPTH] [-s SIZE] [-t SECONDS] [-w WARMUP]\n");
+	    "[-d DEPTH] [-s SIZE] [-t SECONDS] [-w WARMUP] "
+	    "[-L echo|upper|upper-crlf]\n");
 	exit(2);
 }
 
@@ -418,7 +453,7 @@ main(int argc, char **argv)
 	    .warmup = 1 };
 	int opt, have_addr = 0;
 
-	while ((opt = getopt(argc, argv, "a:uc:d:s:t:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:uc:d:s:t:w:L:")) != -1) {
 		switch (opt) {
 		case 'a':
 			if (bench_parse_addr(optarg, &o.addr, &o.addrlen) != 0)
@@ -431,12 +466,19 @@ main(int argc, char **argv)
 		case 's': o.size = (size_t)atol(optarg); break;
 		case 't': o.secs = atof(optarg); break;
 		case 'w': o.warmup = atof(optarg); break;
+		case 'L':
+			o.lines = strcmp(optarg, "echo") == 0 ? LINES_ECHO :
+			    strcmp(optarg, "upper") == 0 ? LINES_UPPER :
+			    strcmp(optarg, "upper-crlf") == 0 ? LINES_UPPER_CRLF :
+			    (usage(), 0);
+			break;
 		default: usage();
 		}
 	}
 	if (!have_addr || o.conns < 1 || o.depth < 1 || o.size < 1 ||
-	    o.secs <= 0)
+	    o.secs <= 0 || (o.lines != LINES_OFF && (o.udp || o.size < 2)))
 		usage();
+	o.esize = o.size + (o.lines == LINES_UPPER_CRLF);
 	bench_raise_nofile();
 	if (o.udp)
 		run_udp(&o);

@@ -5,8 +5,8 @@
 #
 #   --runs N    runs of every figure for each side (default 3; median)
 #   --secs S    measured seconds per run (default 5; plus 1 s warm-up)
-#   --only LIST comma-separated groups: echo,udp,connrate,http,chat,idle,
-#               log,bank (default: all)
+#   --only LIST comma-separated groups: echo,course,udp,connrate,http,chat,
+#               idle,log,bank (default: all)
 #
 # Every figure is measured back to back, multid then the peer, RUNS times
 # (A B A B ...), and the medians are compared, because a shared machine is
@@ -224,6 +224,11 @@ svc_daytime='{ name = "daytime"; type = "daytime"; listen = ( "tcp://127.0.0.1:0
 svc_time='{ name = "time"; type = "time"; listen = ( "tcp://127.0.0.1:0" ); }'
 svc_chat='{ name = "chat"; type = "chat"; listen = ( "tcp://127.0.0.1:0" ); }'
 svc_http="{ name = \"http\"; type = \"http\"; listen = ( \"tcp://127.0.0.1:0\" ); root = \"$WWW\"; }"
+# The course protocols beside the default ones (a service each, so that
+# listen_port tells their sockets apart).
+svc_course='{ name = "echoc"; type = "echo"; listen = ( { address = "tcp://127.0.0.1:0"; protocol = "course"; } ); },
+  { name = "upper"; type = "transform"; op = "upper"; listen = ( "tcp://127.0.0.1:0" ); },
+  { name = "upperc"; type = "transform"; op = "upper"; listen = ( { address = "tcp://127.0.0.1:0"; protocol = "course"; } ); }'
 write_conf() {   # write_conf FILE SERVICE...
 	local f=$1 first=1 s
 	shift
@@ -239,7 +244,7 @@ write_conf() {   # write_conf FILE SERVICE...
 	} >"$f"
 }
 SERVICES=("$svc_echo" "$svc_daytime" "$svc_time")
-for s in chat http; do
+for s in chat http course; do
 	var=svc_$s
 	write_conf "$TMP/probe.conf" "${!var}"
 	if "$MULTID" -t -c "$TMP/probe.conf" >/dev/null 2>"$TMP/probe.err"; then
@@ -259,6 +264,9 @@ M_DAYTIME=$(listen_port "$TMP/multid.err" daytime tcp)
 M_TIME=$(listen_port "$TMP/multid.err" time tcp)
 M_CHAT=$(listen_port "$TMP/multid.err" chat tcp)
 M_HTTP=$(listen_port "$TMP/multid.err" http tcp)
+M_ECHOC=$(listen_port "$TMP/multid.err" echoc tcp)
+M_UPPER=$(listen_port "$TMP/multid.err" upper tcp)
+M_UPPERC=$(listen_port "$TMP/multid.err" upperc tcp)
 if [ -z "$M_ECHO" ] || ! kill -0 "$MPID" 2>/dev/null; then
 	cat "$TMP/multid.err" >&2
 	say "multid did not start"
@@ -391,6 +399,29 @@ if want echo && time_left "TCP echo"; then
 		    "$(fmt "$(med_of "$ALL_2" p99_us)")" \
 		    "$(ratio "$(med_of "$ALL_1" p99_us)" "$(med_of "$ALL_2" p99_us)")" "-" "-"
 	done
+fi
+
+# --- The course protocols against the default ones, both multid -----------
+# Lines of 64 bytes, 50 connections, pipeline 16: the course's echo (lines
+# split at LF, each echoed with its ending) against the plain byte echo,
+# and transform upper in the course's framing against the line protocol.
+if want course && [ -n "$M_ECHOC" ] && time_left "course protocols"; then
+	say "course echo / echo, 50 connections, pipeline 16, 64 B lines"
+	ab msgs_s "course-echo" \
+	    $TO "$BIN/echo_bench" -a "127.0.0.1:$M_ECHOC" -L echo -c 50 -d 16 -s 64 $W -- \
+	    $TO "$BIN/echo_bench" -a "127.0.0.1:$M_ECHO" -L echo -c 50 -d 16 -s 64 $W
+	r=$(ratio "$MED_1" "$MED_2")
+	row "course echo vs echo, 64 B lines, p16 (msg/s)$(errnote $ERR_1)" \
+	    "$(fmt "$MED_1")" "$(fmt "$MED_2") echo$(errnote $ERR_2)" "$r" \
+	    ">= 0.9" "$(yesno ge "$r" 0.9)"
+	say "course transform upper / line transform upper, same load"
+	ab msgs_s "course-upper" \
+	    $TO "$BIN/echo_bench" -a "127.0.0.1:$M_UPPERC" -L upper -c 50 -d 16 -s 64 $W -- \
+	    $TO "$BIN/echo_bench" -a "127.0.0.1:$M_UPPER" -L upper-crlf -c 50 -d 16 -s 64 $W
+	r=$(ratio "$MED_1" "$MED_2")
+	row "course transform vs line transform, 64 B lines, p16 (msg/s)$(errnote $ERR_1)" \
+	    "$(fmt "$MED_1")" "$(fmt "$MED_2") line$(errnote $ERR_2)" "$r" \
+	    ">= 0.9" "$(yesno ge "$r" 0.9)"
 fi
 
 # --- UDP echo ------------------------------------------------------------
