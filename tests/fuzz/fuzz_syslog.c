@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/syslog.h"
+#include "services/log/syslog.h"
 #include "utf8.h"
 #include "fuzz_utf8_ref.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/syslog.h"
+#include "services/log/syslog.h"
 
 /* Parses rec and renders the result as "SEVERITY|APP|TEXT" (APP "~" when
  * unknown), with the text escaped, so one comparison checks it all. */

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "../utf8.h"
+#include "../../utf8.h"
 #include "syslog.h"
 
 #define SYSLOG_TAG_MAX 48             /* longest TAG or APP-NAME we accept */
