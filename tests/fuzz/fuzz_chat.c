@@ -13,9 +13,8 @@
  * it reads; past the high-water mark its input waits (and is replayed
  * when it reads), past max_queue it is dropped with CLOSE_SLOW, and a
  * connection that the service closes is reaped after the step, as the
- * core does.  Line input goes through the real line framer; course input
- * is cut at NUL bytes here, with an over-long frame answered by the
- * protocol's too_long, as the core's NUL framer does.  The chat's
+ * core does.  Input goes through the real framer, in the mode of the
+ * client's protocol (the table row in service.c).  The chat's
  * exported names are renamed so that they do not clash with the real ones
  * linked in from the core objects (parse.c is not compiled in: the real
  * one is used).
@@ -116,9 +115,6 @@ struct client {
 	size_t      pending;          /* bytes queued and not read yet */
 	char       *in;               /* input waiting while throttled */
 	size_t      in_len;           /* bytes in it */
-	char       *frame;            /* course: the frame being cut */
-	size_t      frame_len;        /* bytes in it */
-	bool        frame_over;       /* course: this frame is too long */
 	unsigned    offered;          /* lines or frames sent in this step */
 	char        last[2048];       /* the last of them, without its end */
 };
@@ -299,20 +295,17 @@ client_open(struct client *cl, bool course)
 	cl->c.state = CONN_OPEN;
 	cl->c.high_water = CONN_HIGH_WATER;
 	cl->c.hard_cap = CONN_HARD_CAP;
-	line_init(&cl->c.lr, 1024);
+	cl->c.proto = &chat_protocols[course];
+	frame_init(&cl->c.lr, cl->c.proto->frame, 1024);
 	cl->open = true;
 	cl->course = course;
 	cl->pending = 0;
 	cl->in_len = 0;
-	cl->frame_len = 0;
-	cl->frame_over = false;
 	if (course)
 		assert(chat_course_open(&cl->c) == 0);
 	else
 		assert(chat_line_open(&cl->c) == 0);
 	assert(cl->c.data != NULL);
-	if (cl->frame == NULL)
-		cl->frame = malloc(65536 + 1);
 }
 
 static void
@@ -456,51 +449,21 @@ on_long(void *ctx, char *line, size_t len)
 	(void)line;
 	(void)len;
 	if (cl->course)
-		fuzz_conn_send(&cl->c, "/error", 7);
+		fuzz_conn_send(&cl->c, chat_protocols[1].too_long,
+		    strlen(chat_protocols[1].too_long) + 1);
 	else
-		fuzz_conn_reply(&cl->c, "%s", fuzz_chat_service.too_long);
+		fuzz_conn_reply(&cl->c, "%s", chat_protocols[0].too_long);
 	return accepts_input(cl) ? LINE_MORE : LINE_STOP;
 }
 
-/* Cuts course input at NUL bytes as the core's NUL framer does: an empty
- * frame is skipped, an over-long one answered once at its end. */
-static size_t
-frame_feed_nul(struct client *cl, const char *data, size_t len)
-{
-	size_t used = 0;
-
-	while (used < len && accepts_input(cl)) {
-		const char *nul = memchr(data + used, '\0', len - used);
-		size_t n = nul != NULL ? (size_t)(nul - data) - used : len - used;
-
-		if (!cl->frame_over && cl->frame_len + n > cl->c.lr.max)
-			cl->frame_over = true;
-		if (!cl->frame_over) {
-			memcpy(cl->frame + cl->frame_len, data + used, n);
-			cl->frame_len += n;
-		}
-		used += n;
-		if (nul == NULL)
-			break;
-		used++;
-		if (cl->frame_over) {
-			cl->frame_over = false;
-			on_long(cl, NULL, 0);
-		} else if (cl->frame_len > 0) {
-			cl->frame[cl->frame_len] = '\0';
-			on_message(cl, cl->frame, cl->frame_len);
-		}
-		cl->frame_len = 0;
-	}
-	return used;
-}
+/* What the core's framer calls; telnet answers are left out, as they
+ * are not the chat's output. */
+static const struct frame_ops fuzz_frame_ops = { on_message, on_long, NULL };
 
 static size_t
 client_feed(struct client *cl, const char *data, size_t len)
 {
-	if (cl->course)
-		return frame_feed_nul(cl, data, len);
-	return line_feed(&cl->c.lr, data, len, on_message, on_long, cl);
+	return frame_feed(&cl->c.lr, data, len, &fuzz_frame_ops, cl);
 }
 
 /* Hands a client its input as the core does: what is not taken while it
@@ -737,9 +700,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (clients[i].open)
 			client_close(&clients[i], CLOSE_SHUTDOWN);
 		free(clients[i].in);
-		free(clients[i].frame);
 		clients[i].in = NULL;
-		clients[i].frame = NULL;
 	}
 	assert(ch->users.n == 0);
 	chat_stop(&svc);

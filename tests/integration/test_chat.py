@@ -371,10 +371,15 @@ def test_only_controls_is_nothing(d):
 
 
 def test_telnet_client(d):
-    # telnet sends CRLF and option negotiation; the IAC bytes vanish.
+    # telnet sends CRLF and option negotiation; the IAC bytes vanish, and
+    # DO SGA is refused with WONT SGA, WILL TTYPE with DONT TTYPE.
     a = Chatter(d)
     a.read_greeting()
     a.raw(b"\xff\xfd\x03\xff\xfb\x18al\xff\xf1ice\r\n")
+    while len(a.buf) < 6:
+        a.buf += a.s.recv(65536)
+    assert a.buf[:6] == b"\xff\xfc\x03\xff\xfe\x18"
+    a.buf = a.buf[6:]
     assert a.line().startswith("* hello alice")
     b = Chatter(d, "bob")
     a.line()

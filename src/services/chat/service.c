@@ -37,6 +37,20 @@ static const struct svc_counter chat_counters[] = {
 	{ NULL, NULL }
 };
 
+/* Each protocol's connection hooks, chosen per listen entry; the table
+ * row tells the core how to frame the input.  IRC is the next row. */
+static const struct service_protocol chat_protocols[] = {
+	{ .name = "", .frame = FRAME_LINE, .busy = "! busy\r\n",
+	  .too_long = "! line too long", .open = chat_line_open,
+	  .message = chat_line_message, .eof = chat_line_eof,
+	  .close = chat_user_close },
+	{ .name = "course", .frame = FRAME_NUL, .busy = "! busy\r\n",
+	  .too_long = "/error", .open = chat_course_open,
+	  .message = chat_course_message, .eof = chat_course_eof,
+	  .close = chat_user_close },
+	{ .name = NULL },
+};
+
 static void
 chat_timeout(struct conn *c)
 {
@@ -81,14 +95,9 @@ const struct service_type chat_service = {
 	.conf_size = sizeof(struct chat_conf),
 	.conf_defaults = &chat_defaults,
 	.idle_timeout = 0,
-	.busy = "! busy\r\n",
-	.too_long = "! line too long",
 	.counters = chat_counters,
+	.protocols = chat_protocols,
 	.start = chat_start,
 	.stop = chat_stop,
-	.open = chat_line_open,
-	.line = chat_line_message,
 	.timeout = chat_timeout,
-	.eof = chat_line_eof,
-	.close = chat_user_close,
 };
