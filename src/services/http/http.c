@@ -8,11 +8,10 @@
  * waits for its next request, default 15; 0 closes after every response).
  *
  * Path safety does not rest on string checks alone.  The request path is
- * decoded and normalised (http_parse.c), and then every file is opened
- * relative to a descriptor of the root with openat2(RESOLVE_BENEATH), so
- * the kernel refuses ".." and symlinks that lead out of root.  Where
- * openat2 is missing the path is walked one component at a time with
- * O_NOFOLLOW, and no symlink is followed at all.
+ * decoded and normalised (http_parse.c, which refuses dotfiles by the
+ * core's fsroot_check), and then every file is opened beneath a
+ * descriptor of the root with fsroot_open, so the kernel refuses ".." and
+ * symlinks that lead out of root.
  *
  * Requests are answered in order as they arrive, pipelined ones too,
  * until the output queue passes the high-water mark; the core then stops
@@ -31,10 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <linux/openat2.h>
 
 #include "../../conn.h"
+#include "../../fsroot.h"
 #include "../../server.h"
 #include "http.h"
 #include "mime.h"
@@ -87,64 +85,6 @@ struct http_conn {
 /* Scratch space; the reactor is single-threaded. */
 static char http_path[HTTP_REQUEST_MAX + 8];           /* normalised path */
 static char http_rel[HTTP_REQUEST_MAX + NAME_MAX + 8]; /* path below root */
-static bool http_no_openat2;                           /* ENOSYS seen */
-
-/* ---- opening files beneath the root ---------------------------------- */
-
-/* Walks rel one component at a time, refusing every symlink. */
-static int
-http_open_walk(int rootfd, const char *rel, int flags)
-{
-	int dfd = rootfd, fd, saved;
-
-	for (;;) {
-		const char *slash = strchr(rel, '/');
-		char comp[NAME_MAX + 1];
-		size_t n = slash != NULL ? (size_t)(slash - rel) : strlen(rel);
-
-		if (n > NAME_MAX) {
-			errno = ENAMETOOLONG;
-			fd = -1;
-			break;
-		}
-		memcpy(comp, rel, n);
-		comp[n] = '\0';
-		if (slash == NULL || slash[1] == '\0') {
-			fd = openat(dfd, comp, flags | O_NOFOLLOW |
-			    (slash != NULL ? O_DIRECTORY : 0));
-			break;
-		}
-		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dfd != rootfd)
-			close(dfd);
-		if (fd < 0)
-			return -1;
-		dfd = fd;
-		rel = slash + 1;
-	}
-	saved = errno;
-	if (dfd != rootfd)
-		close(dfd);
-	errno = saved;
-	return fd;
-}
-
-/* The kernel keeps the lookup inside, symlinks included. */
-int
-http_open(int rootfd, const char *rel, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)flags,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-
-	if (*rel == '\0')
-		rel = ".";
-	/* http_start has probed for openat2 (http_probe_openat2). */
-	if (!http_no_openat2)
-		return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-	return http_open_walk(rootfd, rel, flags);
-}
 
 /* ---- serving a path ------------------------------------------------- */
 
@@ -159,10 +99,10 @@ http_serve_dir(struct http_reply *r, int fd, const struct stat *st,
 		int ifd;
 
 		snprintf(http_rel, sizeof(http_rel), "%s%s", path + 1, name);
-		ifd = http_open(r->conf->rootfd, http_rel,
-		    O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		ifd = fsroot_open(r->conf->rootfd, http_rel,
+		    O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
 		if (ifd < 0) {
-			if (errno == EACCES || errno == EPERM) {
+			if (ifd == -EACCES || ifd == -EPERM) {
 				close(fd);
 				http_error(r, 403, NULL);
 				return;
@@ -224,10 +164,10 @@ http_serve_path(struct http_reply *r, const char *path, struct http_str query)
 	struct stat st;
 	int fd;
 
-	fd = http_open(r->conf->rootfd, path + 1,
-	    O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	fd = fsroot_open(r->conf->rootfd, path + 1,
+	    O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
 	if (fd < 0) {
-		http_error(r, http_errno_status(errno), NULL);
+		http_error(r, http_errno_status(-fd), NULL);
 		return;
 	}
 	if (fstat(fd, &st) != 0) {
@@ -409,8 +349,7 @@ http_configure(struct svc_conf *sc)
 		return "root: required (the directory to serve)";
 	for (size_t i = 0; i < hc->index.n; i++) {
 		const char *name = hc->index.v[i];
-		if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL ||
-		    strlen(name) > NAME_MAX) {
+		if (!fsroot_name_ok(name)) {
 			snprintf(why, sizeof(why), "index: \"%.64s\" is not a file name",
 			    name);
 			return why;
@@ -435,30 +374,10 @@ http_conf_free(void *tconf)
 	hc->rootfd = -1;
 }
 
-/* A seccomp filter may answer openat2 with EPERM rather than ENOSYS;
- * either way the component walk takes over.  Tried once, on the root. */
-static void
-http_probe_openat2(int rootfd)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH,
-	};
-	long fd = syscall(SYS_openat2, rootfd, ".", &how, sizeof(how));
-
-	if (fd >= 0)
-		close((int)fd);
-	else if (errno == ENOSYS || errno == EPERM)
-		http_no_openat2 = true;
-}
-
 static int
 http_start(struct svc *svc)
 {
-	const struct http_conf *hc = svc->conf->tconf;
-
 	mime_init();
-	http_probe_openat2(hc->rootfd);
 	if ((svc->state = http_cache_new()) == NULL)
 		return -ENOMEM;
 	return 0;

@@ -48,12 +48,6 @@ struct http_head {
 	size_t cap;                   /* its size */
 };
 
-/* ---- http.c ---- */
-
-/* Opens rel ("" is the root itself) beneath rootfd; the lookup never
- * leaves it, symlinks included.  An fd, or -1 with errno. */
-int http_open(int rootfd, const char *rel, int flags);
-
 /* ---- reply.c ---- */
 
 /* Starts a head in the reply buffer: status line and the headers every

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../../fsroot.h"
 #include "../../utf8.h"
 #include "http_parse.h"
 
@@ -423,10 +424,10 @@ http_normalize_path(const char *raw, size_t len, char *out, size_t outsize)
 	if (!dir && o > 1)
 		o--;
 	out[o] = '\0';
-	/* "." and ".." are gone, so "/." can only start a dotfile's name. */
-	for (size_t k = 0; k + 1 < o; k++)
-		if (out[k] == '/' && out[k + 1] == '.')
-			return -404;
+	/* "." and ".." are gone; what is left must pass the rule for every
+	 * path a client names beneath a root (no dotfiles). */
+	if (fsroot_check(out + 1) != 0)
+		return -404;
 	return (long)o;
 }
 

@@ -20,6 +20,7 @@
 
 #include "../../buf.h"
 #include "../../conn.h"
+#include "../../fsroot.h"
 #include "../../hash.h"
 #include "../../server.h"
 #include "../../utf8.h"
@@ -93,7 +94,8 @@ http_entry_stat(const struct http_conf *conf, int dfd, const char *dirpath,
 		return false;
 	if (S_ISLNK(st->st_mode)) {
 		snprintf(http_link, sizeof(http_link), "%s%s", dirpath + 1, name);
-		if ((fd = http_open(conf->rootfd, http_link, O_PATH | O_CLOEXEC)) < 0)
+		fd = fsroot_open(conf->rootfd, http_link, O_PATH | O_CLOEXEC, 0);
+		if (fd < 0)
 			return false;
 		ok = fstat(fd, st) == 0;
 		close(fd);
