@@ -15,12 +15,14 @@ UNITDIR ?= /lib/systemd/system
 PYTHON  ?= /usr/bin/python3
 
 # Libraries found through pkg-config, and the Debian packages that have them.
-PC_LIBS  = libconfig libsystemd sqlite3 libcrypt
+PC_LIBS  = libconfig libsystemd sqlite3 libcrypt openssl libarchive
 PC_DEBS  = libconfig:libconfig-dev libsystemd:libsystemd-dev \
-           sqlite3:libsqlite3-dev libcrypt:libcrypt-dev check:check
+           sqlite3:libsqlite3-dev libcrypt:libcrypt-dev check:check \
+           openssl:libssl-dev libarchive:libarchive-dev
 # Programs the tests and `make run` use, and their Debian packages.
 TOOL_DEBS = gcc:gcc make:make pkg-config:pkg-config nc:netcat-openbsd \
-            curl:curl logger:bsdutils telnet:telnet tmux:tmux
+            curl:curl logger:bsdutils telnet:telnet tmux:tmux \
+            openssl:openssl
 
 ifdef SANITIZE
 BUILD   ?= build-sanitize
