@@ -613,3 +613,14 @@ def test_real_telnet_survives_ctrl_c(d, name, ask, answer):
         assert "Connection closed" not in t.screen()
     finally:
         t.close()
+
+
+# --- the shipped configuration ---------------------------------------------------
+
+def test_course_conf_is_valid():
+    """conf/course.conf (make run CONF=conf/course.conf) passes -t."""
+    conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf",
+                        "course.conf")
+    r = run_multid(["-t", "-c", conf])
+    assert r.returncode == 0, r.stderr
+    assert "is ok" in r.stderr
