@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from multid import assert_closed, config, service
+from multid import assert_closed, config, listen_group, service
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT\n"
 DATE_RE = r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"
@@ -898,6 +898,112 @@ def test_busy_gets_503(site):
     assert status == 503
     c2.s.close()
     assert c.get("/hello.txt")[0] == 200
+
+
+# --- protocol = "course" ----------------------------------------------------
+
+COURSE = "127.0.0.2"
+
+
+@pytest.fixture
+def course_site(tmp_path, start):
+    """The tree of make_tree served on 127.0.0.1 with the default protocol
+    and on 127.0.0.2 with the course's."""
+    root, _ = make_tree(str(tmp_path))
+    d = start(config(service(
+        "web", "http", ["tcp://127.0.0.1:0",
+                        listen_group("tcp://%s:0" % COURSE, "course")],
+        'root = "%s"; %s' % (root, "max_connections = 2;"))))
+    d.root = root
+    return d
+
+
+def course_exchange(d, request, most=2.0):
+    """Sends request on a new connection to the course listener in one
+    send(), as the course's clients do, and reads until the server closes;
+    fails unless that takes less than `most` seconds.  Returns the bytes."""
+    d._parse_listeners()
+    port = [p for k, h, p in d.listeners["web"] if h == COURSE][0]
+    s = socket.create_connection((COURSE, port), timeout=5)
+    try:
+        t0 = time.monotonic()
+        s.sendall(request)
+        data = assert_closed(s, timeout=most)
+        assert time.monotonic() - t0 < most
+        return data
+    finally:
+        s.close()
+
+
+def parse_all(data, head=False):
+    """Every response in data, the whole of what a connection sent (a
+    response cut short fails on the missing socket)."""
+    c = Client(None)
+    c.buf, out = data, []
+    while c.buf:
+        out.append(c.response(head=head))
+    return out
+
+
+def test_course_protocol_closes_after_each_response(course_site):
+    d = course_site
+    # HTTP/1.1 without "Connection: close": persistent by default, but not
+    # on the course's socket.
+    [(status, h, body)] = parse_all(course_exchange(
+        d, b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"))
+    assert status == 200 and body == b"hello\n"
+    assert h["connection"] == "close"
+
+    # The course's own client: bare LF, an upper-case header name.
+    [(status, h, body)] = parse_all(course_exchange(
+        d, b"GET / HTTP/1.1\nHOST: t\n\n"))
+    assert status == 200 and h["connection"] == "close"
+    assert b"<title>Index of /</title>" in body
+
+    for request, want in (
+            (b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+             200),
+            (b"HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n", 200),
+            (b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+            (b"GET /docs HTTP/1.1\r\nHost: t\r\n\r\n", 301),
+            (b"DELETE / HTTP/1.1\r\nHost: t\r\n\r\n", 405)):
+        [(status, h, body)] = parse_all(course_exchange(d, request),
+                                        head=request.startswith(b"HEAD"))
+        assert status == want and h["connection"] == "close", request
+
+    # Pipelined requests: the first is answered, and the connection ends.
+    data = course_exchange(d, b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+                           b"GET /page.html HTTP/1.1\r\nHost: t\r\n\r\n")
+    [(status, h, body)] = parse_all(data)
+    assert body == b"hello\n"
+
+    # A big file is sent whole before the close.
+    [(status, h, body)] = parse_all(course_exchange(
+        d, b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"))
+    assert body == read_file(d.root, "big.bin")
+
+
+def test_default_protocol_beside_course_keeps_alive(course_site):
+    d = course_site
+    c = client(d)
+    assert d.addr("web")[0] == "127.0.0.1"
+    for _ in range(3):
+        status, h, body = c.get("/hello.txt")
+        assert status == 200 and "connection" not in h
+    # Still open: nothing arrives and no close within a moment.
+    c.s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        c.s.recv(1)
+    c.s.settimeout(5)
+    assert c.get("/page.html")[2] == b"<h1>page</h1>\n"
+
+
+def test_course_busy_gets_503(course_site):
+    d = course_site
+    c1, c2 = client(d), client(d)
+    assert c1.get("/hello.txt")[0] == 200 and c2.get("/hello.txt")[0] == 200
+    data = course_exchange(d, b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 503 ")
 
 
 def test_reload_changes_root(site, tmp_path):

@@ -21,6 +21,11 @@
  * Continue" may hold its body back, so then the request is answered and
  * the connection closed.  Files and error pages are answered by
  * reply.c, directory listings by listing.c.
+ *
+ * A listen entry with protocol = "course" speaks as the course's own web
+ * servers do: every response carries "Connection: close" and the
+ * connection closes after it, so a client that reads until the server
+ * closes finishes at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +43,17 @@
 #include "mime.h"
 
 #define HTTP_KEEPALIVE_MAX  86400        /* largest keepalive_timeout */
+#define HTTP_BUSY "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n" \
+                  "Connection: close\r\n\r\n"
+
+/* The rows of http_protocols, defined at the end of the file. */
+enum http_proto {
+	HTTP_PROTO_DEFAULT,           /* HTTP/1.x with persistent connections */
+	HTTP_PROTO_COURSE,            /* one response per connection */
+	HTTP_PROTO_END,               /* the row that ends the table */
+};
+
+static const struct service_protocol http_protocols[HTTP_PROTO_END + 1];
 
 static char *http_index_default[] = { "index.html", NULL };
 
@@ -202,7 +218,8 @@ http_handle(struct conn *c, const struct http_request *req)
 		 * never send it, so the body cannot be skipped either. */
 		.keep = req->keep_alive && !req->chunked &&
 		    !(req->expect_continue && req->content_length > 0) &&
-		    conf->keepalive_timeout > 0,
+		    conf->keepalive_timeout > 0 &&
+		    c->proto != &http_protocols[HTTP_PROTO_COURSE],
 		.head_only = req->method == HTTP_HEAD,
 	};
 	struct http_str path, query;
@@ -398,6 +415,17 @@ http_stop(struct svc *svc)
 	svc->state = NULL;
 }
 
+/* Both protocols read requests alike; http_handle tells them apart. */
+static const struct service_protocol http_protocols[HTTP_PROTO_END + 1] = {
+	[HTTP_PROTO_DEFAULT] = { .name = "", .frame = FRAME_RAW,
+	  .busy = HTTP_BUSY, .open = http_open_conn, .read = http_read,
+	  .close = http_close },
+	[HTTP_PROTO_COURSE] = { .name = "course", .frame = FRAME_RAW,
+	  .busy = HTTP_BUSY, .open = http_open_conn, .read = http_read,
+	  .close = http_close },
+	[HTTP_PROTO_END] = { .name = NULL },
+};
+
 const struct service_type http_service = {
 	.name = "http",
 	.protos = PROTO_TCP,
@@ -405,15 +433,12 @@ const struct service_type http_service = {
 	.conf_size = sizeof(struct http_conf),
 	.conf_defaults = &http_defaults,
 	.idle_timeout = 300,
-	.busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 	.configure = http_configure,
 	.conf_free = http_conf_free,
 	.start = http_start,
 	.reconfigure = http_reconfigure,
 	.stop = http_stop,
-	.open = http_open_conn,
-	.read = http_read,
+	.protocols = http_protocols,
 	.timeout = http_timeout,
-	.close = http_close,
 };
 
