@@ -2,11 +2,11 @@
  * fuzz_bank.c - the bank's command layer and its amount grammar.
  *
  * The command layer of the bank service (bank_line, its command table
- * and the bank_cmd_* handlers) is static in bank.c, so bank.c is compiled
- * into this file with the core calls it makes on the reactor side
- * replaced by recorders: replies are captured, and worker_submit,
+ * and the bank_cmd_* handlers) is static in bank/bank.c, so that file is
+ * compiled into this one with the calls it makes on the reactor side
+ * replaced by recorders: replies are captured, and bank_store_submit,
  * passwd_hash and passwd_verify hand the operation to the fuzzer instead
- * of the database and hash threads, which then completes it as they would
+ * of the store and hash threads, which then completes it as they would
  * (OK, or a denial) through the real bank_finish.  Its exported struct is
  * renamed so that it does not clash with the real one linked in from the
  * core objects.  No database, no threads, no hashing: tens of thousands
@@ -41,17 +41,17 @@
 #define conn_close_after_flush fuzz_conn_close_after_flush
 #define conn_pause             fuzz_conn_pause
 #define conn_resume            fuzz_conn_resume
-#define worker_submit          fuzz_worker_submit
+#define bank_store_submit      fuzz_bank_store_submit
 #define passwd_hash            fuzz_passwd_hash
 #define passwd_verify          fuzz_passwd_verify
 #define bank_service           fuzz_bank_service
-#include "services/bank.c"
+#include "services/bank/bank.c"
 #undef conn_reply
 #undef conn_send
 #undef conn_close_after_flush
 #undef conn_pause
 #undef conn_resume
-#undef worker_submit
+#undef bank_store_submit
 #undef passwd_hash
 #undef passwd_verify
 
@@ -127,13 +127,15 @@ fuzz_conn_resume(struct conn *c)
 }
 
 int
-fuzz_worker_submit(struct worker *w, struct worker_job *job)
+fuzz_bank_store_submit(struct bank_store *s, struct bank_req *req,
+    bank_req_done_proc *done)
 {
-	(void)w;
+	(void)s;
+	(void)done;
 	if (rec.submit_result != 0)
 		return rec.submit_result;
 	rec.submits++;
-	rec.op = bank_op_of(job);
+	rec.op = (struct bank_op *)((char *)req - offsetof(struct bank_op, req));
 	return 0;
 }
 
@@ -341,7 +343,7 @@ ref_expect(const char *line, size_t len, bool logged_in, struct expect *e)
 		} else if (word == 0 && !ref_secret(p)) {
 			e->reply = "ERR bad secret";
 		} else {
-			e->cmd = word == 0 ? CMD_OPEN : CMD_LOGIN;
+			e->cmd = word == 0 ? BANK_OP_CREATE : BANK_OP_FIND;
 			/* LOGIN leaves out the name of a request that can match
 			 * no account (a bad name, or a secret OPEN would refuse),
 			 * so it is denied the whole way, in the same time. */
@@ -360,7 +362,7 @@ ref_expect(const char *line, size_t len, bool logged_in, struct expect *e)
 		else if (!logged_in)
 			e->reply = "ERR login required";
 		else
-			e->cmd = CMD_BALANCE;
+			e->cmd = BANK_OP_BALANCE;
 		break;
 	case 3: case 4:                       /* DEPOSIT, WITHDRAW */
 		if (n != 1)
@@ -371,7 +373,7 @@ ref_expect(const char *line, size_t len, bool logged_in, struct expect *e)
 		else if ((e->amount = ref_amount(w[1])) < 0)
 			e->reply = "ERR bad amount";
 		else
-			e->cmd = word == 3 ? CMD_DEPOSIT : CMD_WITHDRAW;
+			e->cmd = word == 3 ? BANK_OP_DEPOSIT : BANK_OP_WITHDRAW;
 		break;
 	case 5:                               /* TRANSFER */
 		if (n != 2)
@@ -383,7 +385,7 @@ ref_expect(const char *line, size_t len, bool logged_in, struct expect *e)
 		else if (!ref_name(w[1]))
 			e->reply = "ERR no such account";
 		else {
-			e->cmd = CMD_TRANSFER;
+			e->cmd = BANK_OP_TRANSFER;
 			snprintf(e->name, sizeof(e->name), "%s", w[1]);
 		}
 		break;
@@ -394,7 +396,7 @@ ref_expect(const char *line, size_t len, bool logged_in, struct expect *e)
 		else if (!logged_in)
 			e->reply = "ERR login required";
 		else
-			e->cmd = CMD_HISTORY;
+			e->cmd = BANK_OP_HISTORY;
 		break;
 	case 7:                               /* LOGOUT */
 		e->reply = n == 0 ? "OK" : "ERR usage: LOGOUT";
@@ -426,19 +428,19 @@ complete(struct session *s, struct bank_op *op)
 	bool ok = (s->mode & 2) == 0;
 
 	/* A LOGIN with a name that breaks the rule finds no account. */
-	if (op->cmd == CMD_LOGIN && op->name[0] == '\0')
+	if (op->req.op == BANK_OP_FIND && op->req.name[0] == '\0')
 		ok = false;
-	if (op->cmd == CMD_LOGIN && !ok) {
+	if (op->req.op == BANK_OP_FIND && !ok) {
 		op->denied = true;
 		op_reply(op, "ERR denied");
 	} else if (!ok) {
 		op_reply(op, "ERR storage error");
-	} else if (op->cmd == CMD_OPEN || op->cmd == CMD_LOGIN) {
+	} else if (op->req.op == BANK_OP_CREATE || op->req.op == BANK_OP_FIND) {
 		op->login = true;
-		op->account = 7;
+		op->req.id = 7;
 		op_reply_amount(op, "OK balance ", 0);
 	} else {
-		op_reply_amount(op, "OK ", op->amount);
+		op_reply_amount(op, "OK ", op->req.amount);
 	}
 	bank_finish(s->cl, op);
 }
@@ -465,11 +467,11 @@ on_line(void *ctx, char *line, size_t len)
 	 * may deny it at once, or send it down the whole path without a
 	 * name, to be denied there (a secret cut to a prefix that matches
 	 * must never log in).  Either way it gets exactly one answer. */
-	if (e.cmd == CMD_LOGIN && strlen(e.secret) > BANK_SECRET_MAX) {
+	if (e.cmd == BANK_OP_FIND && strlen(e.secret) > BANK_SECRET_MAX) {
 		assert(rec.replies + rec.submits == 1);
 		if (rec.submits == 1) {
-			assert(r == LINE_STOP && (int)rec.op->cmd == CMD_LOGIN);
-			assert(rec.op->name[0] == '\0');
+			assert(r == LINE_STOP && (int)rec.op->req.op == BANK_OP_FIND);
+			assert(rec.op->req.name[0] == '\0');
 			complete(s, rec.op);
 		} else {
 			assert(r == LINE_MORE && strncmp(rec.reply, "ERR ", 4) == 0);
@@ -500,20 +502,21 @@ on_line(void *ctx, char *line, size_t len)
 	/* One operation, no reply yet, and the connection waits for it. */
 	assert(rec.replies == 0 && rec.submits == 1 && r == LINE_STOP);
 	assert(s->c->paused && s->cl->op == rec.op);
-	assert((int)rec.op->cmd == e.cmd);
-	assert(strcmp(rec.op->name, e.name) == 0);
-	if (e.cmd == CMD_OPEN || e.cmd == CMD_LOGIN) {
+	assert((int)rec.op->req.op == e.cmd);
+	assert(strcmp(rec.op->req.name, e.name) == 0);
+	if (e.cmd == BANK_OP_CREATE || e.cmd == BANK_OP_FIND) {
 		assert(strcmp(rec.op->pw.secret, e.secret) == 0);
 	} else {
 		assert(rec.op->pw.secret[0] == '\0');
 	}
-	if (e.cmd == CMD_DEPOSIT || e.cmd == CMD_WITHDRAW ||
-	    e.cmd == CMD_TRANSFER) {
-		assert(rec.op->amount == e.amount);
-		assert(rec.op->amount > 0 && rec.op->amount <= BANK_AMOUNT_MAX);
+	if (e.cmd == BANK_OP_DEPOSIT || e.cmd == BANK_OP_WITHDRAW ||
+	    e.cmd == BANK_OP_TRANSFER) {
+		assert(rec.op->req.amount == e.amount);
+		assert(rec.op->req.amount > 0 &&
+		    rec.op->req.amount <= BANK_AMOUNT_MAX);
 	}
-	if (e.cmd == CMD_HISTORY)
-		assert(rec.op->count == e.count);
+	if (e.cmd == BANK_OP_HISTORY)
+		assert(rec.op->req.count == e.count);
 	rec.replies = 0;
 	complete(s, rec.op);
 	assert(rec.replies == 1 && !s->c->paused && s->cl->op == NULL);
@@ -534,7 +537,7 @@ on_long(void *ctx, char *line, size_t len)
 static void
 fuzz_session(const char *d, size_t size, unsigned mode)
 {
-	struct bank b = { .store = (struct worker *)&b.store,
+	struct bank b = { .store = (struct bank_store *)&b.store,
 	    .hasher = (struct passwd_pool *)&b.hasher };
 	struct svc svc = { .state = &b };
 	struct conn c = { .svc = &svc, .state = CONN_OPEN };

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "services/bank_amount.h"
+#include "services/bank/bank_amount.h"
 
 /* Parses text and returns the cents, or -1 when it is refused. */
 static int64_t
