@@ -26,7 +26,6 @@
 #include "../../utf8.h"
 #include "http.h"
 
-#define HTTP_CACHE_BUCKETS  256          /* listing cache hash size */
 #define HTTP_CACHE_BYTES    (8 << 20)    /* listing cache size at most */
 #define HTTP_CACHE_ENTRY    (1 << 20)    /* larger listings are not kept */
 #define HTTP_CACHE_TTL_MS   1000         /* entry sizes may change without
@@ -35,12 +34,11 @@
 
 /* One cached, rendered listing. */
 struct http_listing {
-	struct http_listing *next;    /* hash chain */
+	struct hash_node     node;    /* in the cache's table, by key */
 	struct http_listing *older;   /* LRU list, towards the oldest */
 	struct http_listing *newer;   /* LRU list, towards the newest */
 	char                *key;     /* path and format */
 	size_t               keylen;  /* bytes in key */
-	unsigned             hash;    /* of key */
 	dev_t                dev;     /* the directory, as it was rendered */
 	ino_t                ino;     /* its inode */
 	struct timespec      mtime;   /* its mtime then */
@@ -50,7 +48,7 @@ struct http_listing {
 
 /* The listing cache of a running service. */
 struct http_cache {
-	struct http_listing *buckets[HTTP_CACHE_BUCKETS]; /* by key hash */
+	struct hash_table    table;   /* the listings, by key */
 	struct http_listing *newest;  /* LRU head */
 	struct http_listing *oldest;  /* LRU tail, evicted first */
 	size_t               bytes;   /* body bytes held */
@@ -271,14 +269,26 @@ http_render(const struct http_conf *conf, int fd, const char *path, bool json)
 
 /* ---- the listing cache ----------------------------------------------- */
 
+/* What a lookup in the cache's table carries. */
+struct http_cache_key {
+	const char *p;                /* path and format */
+	size_t      len;              /* bytes in p */
+};
+
+static bool
+http_listing_match(const struct hash_node *node, const void *key)
+{
+	const struct http_listing *l = HASH_ENTRY(node, struct http_listing,
+	    node);
+	const struct http_cache_key *k = key;
+
+	return l->keylen == k->len && memcmp(l->key, k->p, k->len) == 0;
+}
+
 static void
 http_cache_unlink(struct http_cache *hs, struct http_listing *l)
 {
-	struct http_listing **pp = &hs->buckets[l->hash % HTTP_CACHE_BUCKETS];
-
-	while (*pp != l)
-		pp = &(*pp)->next;
-	*pp = l->next;
+	hash_del(&hs->table, &l->node);
 	if (l->newer != NULL)
 		l->newer->older = l->older;
 	else
@@ -312,6 +322,7 @@ http_cache_free(struct http_cache *hs)
 	if (hs == NULL)
 		return;
 	http_cache_flush(hs);
+	hash_free(&hs->table);
 	free(hs);
 }
 
@@ -321,14 +332,14 @@ static struct http_listing *
 http_cache_find(struct http_cache *hs, const char *key, size_t keylen,
     const struct stat *st)
 {
-	unsigned h = hash_bytes(key, keylen);
-	struct http_listing *l = hs->buckets[h % HTTP_CACHE_BUCKETS];
+	struct http_cache_key k = { key, keylen };
+	struct hash_node *n = hash_find(&hs->table, hash_bytes(key, keylen), &k,
+	    http_listing_match);
+	struct http_listing *l;
 
-	while (l != NULL && (l->hash != h || l->keylen != keylen ||
-	    memcmp(l->key, key, keylen) != 0))
-		l = l->next;
-	if (l == NULL)
+	if (n == NULL)
 		return NULL;
+	l = HASH_ENTRY(n, struct http_listing, node);
 	if (l->dev != st->st_dev || l->ino != st->st_ino ||
 	    l->mtime.tv_sec != st->st_mtim.tv_sec ||
 	    l->mtime.tv_nsec != st->st_mtim.tv_nsec ||
@@ -348,20 +359,19 @@ http_cache_add(struct http_cache *hs, const char *key, size_t keylen,
 
 	if (body->len > HTTP_CACHE_ENTRY || (l = calloc(1, sizeof(*l))) == NULL)
 		return;
-	if ((l->key = malloc(keylen)) == NULL) {
+	if ((l->key = malloc(keylen)) == NULL ||
+	    hash_add(&hs->table, &l->node, hash_bytes(key, keylen)) != 0) {
+		free(l->key);
 		free(l);
 		return;
 	}
 	memcpy(l->key, key, keylen);
 	l->keylen = keylen;
-	l->hash = hash_bytes(key, keylen);
 	l->dev = st->st_dev;
 	l->ino = st->st_ino;
 	l->mtime = st->st_mtim;
 	l->made = ev_now(server.loop);
 	l->body = rbuf_ref(body);
-	l->next = hs->buckets[l->hash % HTTP_CACHE_BUCKETS];
-	hs->buckets[l->hash % HTTP_CACHE_BUCKETS] = l;
 	l->older = hs->newest;
 	if (hs->newest != NULL)
 		hs->newest->newer = l;

@@ -1,7 +1,8 @@
 /*
  * mime.c - media types by file name extension (see mime.h).
  *
- * An open-addressing hash table of lower-case extensions, filled once.
+ * The core's hash table (hash.h) of lower-case extensions, filled once
+ * and kept for the life of the process.
  * The first mapping of an extension in the file wins, as in Apache and
  * nginx.  Text types are declared UTF-8: the sources and pages a
  * developer browses are, and without it a browser guesses Latin-1.
@@ -16,17 +17,28 @@
 #include "mime.h"
 
 #define MIME_FILE      "/etc/mime.types"
-#define MIME_SLOTS     4096          /* power of two, > 2 * extensions */
+#define MIME_ENTRIES   4096          /* extensions kept at most */
 #define MIME_EXT_MAX   15            /* longest extension kept */
 #define MIME_DEFAULT   "application/octet-stream"
 
-struct mime_slot {
-	char        ext[MIME_EXT_MAX + 1]; /* lower-case extension, "" = free */
-	const char *type;                  /* the Content-Type value */
+/* One extension and its type. */
+struct mime_entry {
+	struct hash_node node;                  /* in mime_table */
+	const char      *type;                  /* the Content-Type value,
+	                                           shared by a line's
+	                                           extensions */
+	size_t           len;                   /* bytes in ext */
+	char             ext[MIME_EXT_MAX + 1]; /* lower-case extension */
 };
 
-static struct mime_slot mime_table[MIME_SLOTS]; /* the loaded table */
-static unsigned mime_count;                     /* used slots */
+/* What a lookup carries. */
+struct mime_key {
+	const char *ext;              /* lower-case extension */
+	size_t      len;              /* its bytes */
+};
+
+static struct hash_table mime_table = HASH_TABLE_INIT; /* by extension */
+static unsigned mime_count;                     /* entries in it */
 static bool mime_loaded;                        /* mime_init ran */
 
 /* Used when /etc/mime.types cannot be read. */
@@ -72,16 +84,24 @@ mime_lower(const char *ext, size_t len, char *out)
 	return true;
 }
 
-static struct mime_slot *
-mime_slot(const char *ext, size_t len)
+static bool
+mime_match(const struct hash_node *node, const void *key)
 {
-	unsigned i = hash_bytes(ext, len) & (MIME_SLOTS - 1);
+	const struct mime_entry *e = HASH_ENTRY(node, struct mime_entry, node);
+	const struct mime_key *k = key;
 
-	while (mime_table[i].ext[0] != '\0' &&
-	    (strlen(mime_table[i].ext) != len ||
-	    memcmp(mime_table[i].ext, ext, len) != 0))
-		i = (i + 1) & (MIME_SLOTS - 1);
-	return &mime_table[i];
+	return e->len == k->len && memcmp(e->ext, k->ext, k->len) == 0;
+}
+
+/* The entry of a lower-case extension, or NULL. */
+static const struct mime_entry *
+mime_find(const char *ext, size_t len)
+{
+	struct mime_key k = { ext, len };
+	struct hash_node *n = hash_find(&mime_table, hash_bytes(ext, len), &k,
+	    mime_match);
+
+	return n != NULL ? HASH_ENTRY(n, struct mime_entry, node) : NULL;
 }
 
 /* Makes the Content-Type value once per type line. */
@@ -106,16 +126,23 @@ mime_add(const char *type, char *exts)
 
 	for (char *e = strtok_r(exts, " \t\r\n", &save); e != NULL;
 	    e = strtok_r(NULL, " \t\r\n", &save)) {
-		struct mime_slot *s;
-		if (!mime_lower(e, strlen(e), lower) || mime_count >= MIME_SLOTS / 2)
-			continue;
-		s = mime_slot(lower, strlen(lower));
-		if (s->ext[0] != '\0')
+		struct mime_entry *m;
+		size_t len = strlen(e);
+
+		if (!mime_lower(e, len, lower) || mime_count >= MIME_ENTRIES ||
+		    mime_find(lower, len) != NULL)
 			continue;
 		if (value == NULL && (value = mime_value(type)) == NULL)
 			return;
-		memcpy(s->ext, lower, sizeof(lower));
-		s->type = value;
+		if ((m = malloc(sizeof(*m))) == NULL)
+			return;
+		memcpy(m->ext, lower, len + 1);
+		m->len = len;
+		m->type = value;
+		if (hash_add(&mime_table, &m->node, hash_bytes(lower, len)) != 0) {
+			free(m);
+			return;
+		}
 		mime_count++;
 	}
 }
@@ -160,12 +187,15 @@ mime_type(const char *name, size_t len)
 {
 	const char *dot = memrchr(name, '.', len);
 	char lower[MIME_EXT_MAX + 1];
-	struct mime_slot *s;
+	const struct mime_entry *m;
+	size_t elen;
 
 	mime_init();
-	if (dot == NULL || dot == name ||
-	    !mime_lower(dot + 1, len - (size_t)(dot + 1 - name), lower))
+	if (dot == NULL || dot == name)
 		return MIME_DEFAULT;
-	s = mime_slot(lower, strlen(lower));
-	return s->ext[0] != '\0' ? s->type : MIME_DEFAULT;
+	elen = len - (size_t)(dot + 1 - name);
+	if (!mime_lower(dot + 1, elen, lower))
+		return MIME_DEFAULT;
+	m = mime_find(lower, elen);
+	return m != NULL ? m->type : MIME_DEFAULT;
 }
