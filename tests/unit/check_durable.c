@@ -260,7 +260,7 @@ END_TEST
 START_TEST(requests_together_share_the_directory_sync)
 {
 	static struct durable_req reqs[NREQS];
-	static char names[NREQS][8];
+	static char names[NREQS][16];
 	size_t big = 16u << 20;
 	char *data = malloc(big);
 	unsigned most = 0;
