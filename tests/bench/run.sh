@@ -622,6 +622,62 @@ if want chat && time_left "chat"; then
 		row "  lost / garbled (all runs)" "$lost / $garb" \
 		    "$( [ -n "$MED_2" ] && echo "$(sum_of "$ALL_2" lost) / $(sum_of "$ALL_2" garbled)")" "-" "0 / 0" \
 		    "$(yesno [ "$lost$garb" = 00 ])"
+
+		# The parameters of an outside generator: a fixed 20,000 messages
+		# of 40 bytes, every delivery counted from the first message sent
+		# to the last one received (no warm-up left out).  The CPU seconds
+		# of multid and of the generator show which of the two bounds it.
+		say "chat 20,000 messages of 40 B, 100 clients, 10 senders, all counted: multid"
+		ab deliveries_s chat-count $TO $BIN/chat_bench -a 127.0.0.1:$M_CHAT \
+		    -n 100 -S 10 -N 20000 -L 40 -P $MPID
+		lost=$(sum_of "$ALL_1" lost)
+		garb=$(sum_of "$ALL_1" garbled)
+		row "chat 20,000 msgs of 40 B, all counted (deliveries/s)$(errnote $ERR_1)" \
+		    "$(fmt "$MED_1")" "-" "-" "0 lost, 0 garbled" \
+		    "$(yesno [ "$lost$garb$ERR_1" = 000 ])"
+		row "  CPU s, multid / generator" "$(med_of "$ALL_1" server_cpu_s) / $(med_of "$ALL_1" bench_cpu_s)" \
+		    "-" "-" "-" "-"
+	fi
+fi
+
+# --- chat, a room of both protocols -----------------------------------------
+# A multid of its own, with a course listener and metrics: 55 line and 45
+# course receivers in one room, and the chat's counters say how many
+# renders each room event cost (one per protocol at most: 2).
+svc_chat_mixed='{ name = "chat"; type = "chat"; listen = ( "tcp://127.0.0.1:0", { address = "tcp://127.0.0.2:0"; protocol = "course"; } ); }'
+svc_metrics='{ name = "metrics"; type = "metrics"; listen = ( "tcp://127.0.0.1:0" ); }'
+chat_counter() {   # chat_counter PORT NAME
+	curl -s "http://127.0.0.1:$1/metrics" |
+	    sed -n "s/^multid_chat_$2_total{service=\"chat\"} \([0-9]*\)\$/\1/p"
+}
+write_conf "$TMP/mixed.conf" "$svc_chat_mixed" "$svc_metrics"
+if want chat && time_left "chat mixed room"; then
+	if ! "$MULTID" -t -c "$TMP/mixed.conf" >/dev/null 2>&1; then
+		row "chat mixed room (line + course)" "no course chat" "-" "-" "-" "skipped"
+	else
+		say "chat unpaced, one room of 55 line and 45 course receivers: multid"
+		"$MULTID" -c "$TMP/mixed.conf" 2>"$TMP/mixed.err" &
+		XPID=$!
+		PIDS+=("$XPID")
+		XP=$(wait_listen_port "$TMP/mixed.err" chat tcp)
+		XC=$(sed -n 's|^chat listening on tcp://127\.0\.0\.2:\([0-9]*\)$|\1|p' "$TMP/mixed.err" | head -1)
+		XM=$(wait_listen_port "$TMP/mixed.err" metrics tcp)
+		e0=$(chat_counter "$XM" events)
+		r0=$(chat_counter "$XM" renders)
+		ab deliveries_s chat-mixed $TO $BIN/chat_bench -a 127.0.0.1:$XP \
+		    -A 127.0.0.2:$XC -C 45 -n 100 -S 10 -r 0 $W
+		e1=$(chat_counter "$XM" events)
+		r1=$(chat_counter "$XM" renders)
+		stop_pid "$XPID"
+		lost=$(sum_of "$ALL_1" lost)
+		garb=$(sum_of "$ALL_1" garbled)
+		per=$(awk -v e="$((${e1:-0} - ${e0:-0}))" -v r="$((${r1:-0} - ${r0:-0}))" \
+		    'BEGIN { if (e > 0) printf "%.3f\n", r / e }')
+		row "chat mixed room 55 line + 45 course, unpaced deliveries/s$(errnote $ERR_1)" \
+		    "$(fmt "$MED_1")" "-" "-" "0 lost, 0 garbled" \
+		    "$(yesno [ "$lost$garb$ERR_1" = 000 ])"
+		row "  renders per room event ($((${r1:-0} - ${r0:-0})) / $((${e1:-0} - ${e0:-0})))" \
+		    "${per:--}" "-" "-" "<= 2 (one per protocol)" "$(yesno le "${per:-3}" 2)"
 	fi
 fi
 

@@ -5,8 +5,10 @@ same rooms as telnet and nc users, both ways.
 
 The chat listens with the line protocol on 127.0.0.1 and with the course
 protocol on 127.0.0.2, so a test picks the protocol by address."""
+import re
 import socket
 import time
+import urllib.request
 
 import pytest
 
@@ -291,6 +293,49 @@ def test_half_close_after_a_frame_without_nul(d):
     assert a.expect_closed() == b"/ok carol\nzed\0"
     assert carol.line() == "* zed joined"
     assert carol.line() == "* zed left"
+
+
+def chat_counter(d, name):
+    """A counter of the chat service, from the metrics service."""
+    host, port = d.addr("metrics")
+    text = urllib.request.urlopen("http://%s:%d/metrics" % (host, port),
+                                  timeout=5).read().decode()
+    m = re.search(r'^multid_chat_%s_total\{service="chat"\} (\d+)$' % name,
+                  text, re.M)
+    assert m, text
+    return int(m.group(1))
+
+
+def test_one_render_per_protocol_per_message(start):
+    d = start(config(
+        service("chat", "chat", [
+            "tcp://%s:0" % LINE,
+            listen_group("tcp://%s:0" % COURSE, "course")]),
+        service("metrics", "metrics", ["tcp://127.0.0.1:0"])))
+    lines = [Line(d, "l%d" % i) for i in range(3)]
+    lines[0].who()
+    events, renders = chat_counter(d, "events"), chat_counter(d, "renders")
+    # Line receivers only: one render per message.
+    for i in range(10):
+        lines[0].send("only line %d" % i)
+    for l in lines[1:]:
+        assert l.read_until(lambda x: x == "<l0> only line 9")
+    assert chat_counter(d, "events") - events == 10
+    assert chat_counter(d, "renders") - renders == 10
+    courses = [Course(d, "c%d" % i) for i in range(3)]
+    lines[0].who()
+    events, renders = chat_counter(d, "events"), chat_counter(d, "renders")
+    # Line and course receivers: two renders per message, however many
+    # receivers each protocol has.
+    for i in range(10):
+        lines[1].send("mixed %d" % i)
+    for c in courses:
+        assert c.read_until(lambda x: x == "l1:mixed 9")[-10:] == \
+            ["l1:mixed %d" % i for i in range(10)]
+    assert lines[0].read_until(lambda x: x == "<l1> mixed 9")[-10:] == \
+        ["<l1> mixed %d" % i for i in range(10)]
+    assert chat_counter(d, "events") - events == 10
+    assert chat_counter(d, "renders") - renders == 20
 
 
 # --- bad input ---------------------------------------------------------------------
