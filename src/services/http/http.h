@@ -5,7 +5,8 @@
  *   http.c      the service: keys, life cycle, connections and requests
  *   reply.c     response heads, error pages and files
  *   listing.c   directory listings (HTML and JSON) and their cache
- *   http_parse.c, mime.c   the pure parts, also used by tests and metrics
+ *   http_parse.c, http_text.c, mime.c   the pure parts, also used by
+ *               the tests and the metrics service
  */
 #ifndef MULTID_HTTP_H
 #define MULTID_HTTP_H

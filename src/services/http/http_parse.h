@@ -5,6 +5,8 @@
  *
  * Nothing here does I/O or keeps state, so the unit tests and the fuzzer
  * drive it directly, and both the http and the metrics service use it.
+ * http_parse.c reads requests; http_text.c has ranges, dates, entity
+ * tags, escaping and status texts.
  * Errors are HTTP status codes, returned negated.
  */
 #ifndef MULTID_HTTP_PARSE_H
