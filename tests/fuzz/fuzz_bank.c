@@ -6,15 +6,17 @@
  * compiled into this one with the calls it makes on the reactor side
  * replaced by recorders: replies are captured, and bank_store_submit,
  * passwd_hash and passwd_verify hand the operation to the fuzzer instead
- * of the store and hash threads, which then completes it as they would
- * (OK, or a denial) through the real bank_finish.  Its exported struct is
+ * of the store and hash threads, which then completes it as they would.  Its exported struct is
  * renamed so that it does not clash with the real one linked in from the
  * core objects.  No database, no threads, no hashing: tens of thousands
  * of command lines a second.
  *
  * The first input byte sets the session: logged in or not, how submitted
- * operations end (accepted, denied, or the service stopping).  The rest
- * is client input, framed into lines by the real line reader.
+ * operations end (accepted; refused or failed, and with which status;
+ * the service stopping; OPEN's hash failing).  They are ended step by
+ * step through the real completion callbacks, so the store's statuses
+ * are checked to reach the client as the SPEC words them.  The rest is
+ * client input, framed into lines by the real line reader.
  *
  * Invariants, each line checked against an independent reference of the
  * SPEC's grammar: a line that is not blank gets exactly one answer, either
@@ -44,6 +46,7 @@
 #define bank_store_submit      fuzz_bank_store_submit
 #define passwd_hash            fuzz_passwd_hash
 #define passwd_verify          fuzz_passwd_verify
+#define bank_store_commits     fuzz_bank_store_commits
 #define bank_service           fuzz_bank_service
 #include "services/bank/bank.c"
 #undef conn_reply
@@ -54,6 +57,7 @@
 #undef bank_store_submit
 #undef passwd_hash
 #undef passwd_verify
+#undef bank_store_commits
 
 #include "line.h"
 
@@ -99,11 +103,27 @@ fuzz_conn_reply(struct conn *c, const char *fmt, ...)
 	return 0;
 }
 
+/* A HISTORY reply is "OK K" and K more lines; the rest is one line. */
 int
 fuzz_conn_send(struct conn *c, const void *data, size_t len)
 {
+	const char *p = data, *end = p + len, *eol;
+	long k = 0;
+
 	(void)c;
-	record_reply(data, len);
+	eol = memchr(p, '\n', len);
+	assert(eol != NULL);
+	record_reply(p, (size_t)(eol - p) + 1);
+	if (strncmp(rec.reply, "OK ", 3) == 0 && rec.reply[3] >= '0' &&
+	    rec.reply[3] <= '9' && strchr(rec.reply, '.') == NULL)
+		k = strtol(rec.reply + 3, NULL, 10);
+	for (p = eol + 1; p < end; p = eol + 1, k--) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		assert(eol != NULL && eol > p && eol[-1] == '\r');
+		for (const char *q = p; q < eol - 1; q++)
+			assert(*q >= 0x20 && *q < 0x7f);
+	}
+	assert(k == 0);
 	return 0;
 }
 
@@ -136,6 +156,13 @@ fuzz_bank_store_submit(struct bank_store *s, struct bank_req *req,
 		return rec.submit_result;
 	rec.submits++;
 	rec.op = (struct bank_op *)((char *)req - offsetof(struct bank_op, req));
+	return 0;
+}
+
+uint64_t
+fuzz_bank_store_commits(struct bank_store *s)
+{
+	(void)s;
 	return 0;
 }
 
@@ -421,28 +448,104 @@ struct session {
 	bool                done;         /* QUIT or three denials: closing */
 };
 
-/* Completes op as the workers would: accepted, or denied/failed. */
+/* What a refused or failed store step says, from the session's mode. */
+static const enum bank_status refusals[8] = {
+	BANK_FAILED, BANK_EXISTS, BANK_NO_ACCOUNT, BANK_INSUFFICIENT,
+	BANK_LIMIT, BANK_NO_MEMORY, BANK_FAILED, BANK_NO_ACCOUNT,
+};
+
+/* The reply each status of a final store step must get. */
+static const char *const status_replies[] = {
+	[BANK_EXISTS] = "ERR exists",
+	[BANK_NO_ACCOUNT] = "ERR no such account",
+	[BANK_INSUFFICIENT] = "ERR insufficient funds",
+	[BANK_LIMIT] = "ERR limit",
+	[BANK_NO_MEMORY] = "ERR out of memory",
+	[BANK_FAILED] = "ERR storage failure, try again",
+};
+
+/* A few history lines, of every kind. */
+static void
+fill_history(struct bank_req *req)
+{
+	long n = req->count < 5 ? req->count : 5;
+
+	req->entries = calloc((size_t)n, sizeof(*req->entries));
+	assert(req->entries != NULL);
+	for (long i = 0; i < n; i++) {
+		req->entries[i].time = 1700000000 + i;
+		req->entries[i].kind = (enum bank_kind)(i % BANK_KINDS);
+		req->entries[i].amount = 1 + i;
+		req->entries[i].balance = BANK_BALANCE_MAX - i;
+		if (i % BANK_KINDS >= BANK_TRANSFER_IN)
+			snprintf(req->entries[i].other,
+			    sizeof(req->entries[i].other), "bob");
+	}
+	req->nentries = n;
+}
+
+/* Ends a store step as the store would, through the real callback. */
+static void
+complete_store(struct session *s, struct bank_op *op, bool ok)
+{
+	struct bank_req *req = &op->req;
+	enum bank_status st = ok ? BANK_OK : refusals[(s->mode >> 4) & 7];
+
+	/* A LOGIN with a name that breaks the rule finds no account. */
+	if (req->op == BANK_OP_FIND && req->name[0] == '\0' && st == BANK_OK)
+		st = BANK_NO_ACCOUNT;
+	req->status = st;
+	req->id = 7;
+	req->balance = req->amount;
+	if (req->op == BANK_OP_FIND)
+		snprintf(req->stored, sizeof(req->stored), "$y$stored");
+	if (req->op == BANK_OP_HISTORY && st == BANK_OK)
+		fill_history(req);
+	bank_store_done(req);
+}
+
+/* Completes op step by step as the store and the hash threads would,
+ * through the real callbacks: accepted, or refused, denied or failed. */
 static void
 complete(struct session *s, struct bank_op *op)
 {
 	bool ok = (s->mode & 2) == 0;
+	enum bank_req_op kind = op->req.op;
 
-	/* A LOGIN with a name that breaks the rule finds no account. */
-	if (op->req.op == BANK_OP_FIND && op->req.name[0] == '\0')
-		ok = false;
-	if (op->req.op == BANK_OP_FIND && !ok) {
-		op->denied = true;
-		op_reply(op, "ERR denied");
-	} else if (!ok) {
-		op_reply(op, "ERR storage error");
-	} else if (op->req.op == BANK_OP_CREATE || op->req.op == BANK_OP_FIND) {
-		op->login = true;
-		op->req.id = 7;
-		op_reply_amount(op, "OK balance ", 0);
-	} else {
-		op_reply_amount(op, "OK ", op->req.amount);
+	for (int step = 0; step < 2; step++) {
+		bool hash = (kind == BANK_OP_CREATE) == (step == 0) &&
+		    (kind == BANK_OP_CREATE || kind == BANK_OP_FIND);
+		int before = rec.submits;
+
+		rec.replies = 0;
+		if (hash) {
+			op->pw.result = ok ? 0 : -EACCES;
+			if (kind == BANK_OP_CREATE)
+				op->pw.result = (s->mode & 0x80) ? -ENOSYS : 0;
+			bank_pw_done(&op->pw);
+		} else {
+			complete_store(s, op, ok);
+		}
+		if (rec.submits == before)
+			break;        /* answered, and op is freed */
+		assert(rec.op == op && rec.replies == 0);
 	}
-	bank_finish(s->cl, op);
+	assert(rec.replies == 1);
+	if (ok && kind == BANK_OP_FIND)
+		assert(strncmp(rec.reply, "OK balance ", 11) == 0 ||
+		    strcmp(rec.reply, "ERR denied") == 0);
+	else if (ok && kind == BANK_OP_CREATE && !(s->mode & 0x80))
+		assert(strncmp(rec.reply, "OK opened ", 10) == 0);
+	else if (!ok && kind == BANK_OP_FIND)
+		assert(strcmp(rec.reply, "ERR denied") == 0 ||
+		    strcmp(rec.reply, status_replies[BANK_FAILED]) == 0);
+	else if (kind == BANK_OP_CREATE && (s->mode & 0x80))
+		assert(strcmp(rec.reply, "ERR internal error") == 0);
+	else if (!ok)
+		assert(strcmp(rec.reply,
+		    status_replies[refusals[(s->mode >> 4) & 7]]) == 0);
+	else
+		assert(strncmp(rec.reply, "OK", 2) == 0);
 }
 
 static enum line_result
@@ -544,6 +647,7 @@ fuzz_session(const char *d, size_t size, unsigned mode)
 	struct session s = { .c = &c, .mode = mode };
 	size_t off = 0;
 
+	b.svc = &svc;           /* the commit counter lands in its stats */
 	rec.submit_result = (mode & 4) ? -ESHUTDOWN : 0;
 	assert(bank_open(&c) == 0);
 	s.cl = c.data;
