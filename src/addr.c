@@ -47,12 +47,16 @@ addr_parse_listen(const char *uri, struct listen_addr *out)
 	size_t hlen;
 
 	memset(out, 0, sizeof(*out));
-	if (strncmp(uri, "tcp://", 6) == 0)
+	if (strncmp(uri, "tcp://", 6) == 0) {
 		out->proto = PROTO_TCP;
-	else if (strncmp(uri, "udp://", 6) == 0)
+	} else if (strncmp(uri, "tls://", 6) == 0) {
+		out->proto = PROTO_TCP;
+		out->tls = true;
+	} else if (strncmp(uri, "udp://", 6) == 0) {
 		out->proto = PROTO_UDP;
-	else
-		return "must start with tcp:// or udp://";
+	} else {
+		return "must start with tcp://, udp:// or tls://";
+	}
 	host = uri + 6;
 	if (*host == '[') {
 		const char *close = strchr(host, ']');
@@ -85,7 +89,8 @@ addr_parse_listen(const char *uri, struct listen_addr *out)
 void
 addr_listen_text(const struct listen_addr *la, char *buf, size_t len)
 {
-	const char *scheme = la->proto == PROTO_TCP ? "tcp" : "udp";
+	const char *scheme = la->proto == PROTO_UDP ? "udp" : la->tls ? "tls" :
+	    "tcp";
 	char host[ADDR_TEXT_MAX];
 
 	if (la->any) {
@@ -110,11 +115,18 @@ addr_is_wildcard(const struct listen_addr *la)
 	    &((const struct sockaddr_in6 *)&la->ss)->sin6_addr);
 }
 
-bool
-addr_listen_equal(const struct listen_addr *a, const struct listen_addr *b)
+/* The same socket address, TLS or not. */
+static bool
+addr_same_socket(const struct listen_addr *a, const struct listen_addr *b)
 {
 	return a->proto == b->proto && a->any == b->any &&
 	    a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
+}
+
+bool
+addr_listen_equal(const struct listen_addr *a, const struct listen_addr *b)
+{
+	return addr_same_socket(a, b) && a->tls == b->tls;
 }
 
 bool
@@ -125,7 +137,7 @@ addr_listen_conflict(const struct listen_addr *a, const struct listen_addr *b)
 	if (a->proto != b->proto || pa == 0 ||
 	    pa != addr_port((const struct sockaddr *)&b->ss))
 		return false;
-	if (addr_listen_equal(a, b) || a->any || b->any)
+	if (addr_same_socket(a, b) || a->any || b->any)
 		return true;
 	if (a->ss.ss_family != b->ss.ss_family)
 		return false;

@@ -22,6 +22,7 @@ struct listen_addr {
 	bool                    any;      /* host was '*': all v4 and v6 addresses */
 	struct sockaddr_storage ss;       /* the address to bind */
 	socklen_t               sslen;    /* its length */
+	bool                    tls;      /* tls://: TCP, and TLS first */
 	uint8_t                 protocol; /* index in the type's protocols
 	                                     (0: the default); not part of
 	                                     the address */
@@ -41,7 +42,8 @@ struct cidr {
 
 #define ADDR_TEXT_MAX 64      /* "[v6]:port" fits with room to spare */
 
-/* Parses "tcp://HOST:PORT"; returns NULL or a phrase saying what is wrong. */
+/* Parses "tcp://HOST:PORT" (or udp://, tls://); returns NULL or a phrase
+ * saying what is wrong. */
 const char *addr_parse_listen(const char *uri, struct listen_addr *out);
 /* Formats a listen entry as "tcp://1.2.3.4:5" or "udp://[::1]:5". */
 void addr_listen_text(const struct listen_addr *la, char *buf, size_t len);

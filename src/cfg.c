@@ -367,7 +367,20 @@ cfg_read_daemon(struct cfg_ctx *ctx, config_t *cf, struct daemon_conf *dc,
 /* Keys every service has; read by the core, not by the type's table. */
 static const char *const common_keys[] = {
 	"name", "type", "listen", "enabled", "max_connections", "per_source",
-	"idle_timeout", "allow", NULL
+	"idle_timeout", "allow", "tls_certificate", "tls_key", "tls_protocols",
+	"tls_ciphers", NULL
+};
+
+/* The TLS keys every stream service takes (SPEC 6), into its tls_conf. */
+static const struct cfg_key tls_key_table[] = {
+	{ "tls_certificate", CFG_PATH, offsetof(struct tls_conf, certificate),
+	  1, 4096, NULL },
+	{ "tls_key", CFG_PATH, offsetof(struct tls_conf, key), 1, 4096, NULL },
+	{ "tls_protocols", CFG_STRING, offsetof(struct tls_conf, protocols), 1,
+	  100, NULL },
+	{ "tls_ciphers", CFG_STRING, offsetof(struct tls_conf, ciphers), 1,
+	  4096, NULL },
+	CFG_KEY_END
 };
 
 struct common_keys {
@@ -583,6 +596,39 @@ cfg_read_type_keys(struct cfg_ctx *ctx, const config_setting_t *g,
 	}
 }
 
+/* Reads the TLS keys and, for a service with a tls:// entry or a
+ * certificate, loads them: -t checks the files, and they are read before
+ * privileges are dropped (and again by every reload). */
+static void
+cfg_read_tls(struct cfg_ctx *ctx, const config_setting_t *g,
+    struct svc_conf *sc, const char *prefix)
+{
+	bool tls = false;
+	const char *err;
+	char why[600];
+
+	cfg_read_group(ctx, g, tls_key_table, &sc->tls, prefix, NULL, false);
+	for (unsigned i = 0; i < sc->nlisten; i++)
+		tls |= sc->listen[i].tls;
+	snprintf(ctx->where, sizeof(ctx->where), "%s", prefix);
+	if (sc->tls.protocols != NULL &&
+	    (err = tls_protocols_check(sc->tls.protocols)) != NULL) {
+		cfg_error(ctx, config_setting_get_member(g, "tls_protocols"),
+		    "tls_protocols: %s", err);
+	} else if (tls && (sc->tls.certificate == NULL || sc->tls.key == NULL)) {
+		cfg_error(ctx, g, "%s: required with a tls:// entry",
+		    sc->tls.certificate == NULL ? "tls_certificate" : "tls_key");
+	} else if (sc->tls.certificate != NULL && sc->tls.key == NULL) {
+		cfg_error(ctx, g, "tls_key: required with tls_certificate");
+	} else if (sc->tls.certificate != NULL && ctx->errs->n == 0 &&
+	    tls_conf_load(&sc->tls, sc->type ? sc->type->alpn : NULL, why,
+	    sizeof(why)) != 0) {
+		cfg_error(ctx, config_setting_get_member(g, "tls_certificate"),
+		    "%s", why);
+	}
+	ctx->where[0] = '\0';
+}
+
 /* Reads one element of services = ( ... ). */
 static struct svc_conf *
 cfg_read_service(struct cfg_ctx *ctx, const config_setting_t *g, int index)
@@ -623,6 +669,7 @@ cfg_read_service(struct cfg_ctx *ctx, const config_setting_t *g, int index)
 	cfg_read_group(ctx, g, common_key_table, &ck, prefix, NULL, false);
 	if (sc->type != NULL)
 		cfg_read_type_keys(ctx, g, sc, prefix);
+	cfg_read_tls(ctx, g, sc, prefix);
 	sc->enabled = ck.enabled;
 	sc->max_connections = ck.max_connections;
 	sc->per_source = ck.per_source;
@@ -757,6 +804,7 @@ svc_conf_unref(struct svc_conf *sc)
 		cfg_free_keys(sc->type->keys, sc->tconf);
 	}
 	free(sc->tconf);
+	tls_conf_free(&sc->tls);
 	free(sc->allow);
 	free(sc->name);
 	free(sc->file);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "tls.h"
 
 #define CFG_LISTEN_MAX 16             /* listen entries per service */
 #define CFG_NAME_MAX   32             /* longest service name */
@@ -59,6 +60,7 @@ struct svc_conf {
 	struct cidr               *allow;         /* allowed networks or NULL */
 	unsigned                   nallow;        /* entries in allow */
 	void                      *tconf;         /* the type's own struct */
+	struct tls_conf            tls;           /* its TLS keys and context */
 	char                      *file;          /* where it was defined */
 	int                        line;          /* line of its group */
 };

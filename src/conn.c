@@ -13,6 +13,7 @@
 #include "listener.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 
 #define CONN_READ_CHUNK  (64 * 1024)   /* bytes read per wakeup at most */
 #define CONN_WRITE_BURST (1024 * 1024) /* bytes sent per flush at most */
@@ -61,14 +62,15 @@ conn_queue(struct conn *c)
 
 /* Input kept while the connection could not take it is delivered from
  * the flush list (or by the next read event), not at once: the caller
- * may be inside this connection's own callback. */
+ * may be inside this connection's own callback.  So is input that the
+ * transport holds and epoll cannot see. */
 static void
 conn_replay_later(struct conn *c)
 {
-	if (c->in.len > 0) {
+	if (c->in.len > 0)
 		c->replay = true;
+	if (c->replay || c->read_pending)
 		conn_queue(c);
-	}
 }
 
 /* Registers read interest unless input is stopped for a reason. */
@@ -79,8 +81,8 @@ conn_update_read(struct conn *c)
 	    (c->state == CONN_OPEN && !c->paused && !c->throttled &&
 	    !c->peer_eof);
 
-	if (c->opening)
-		return;         /* conn_new registers once open has run */
+	if (c->opening || c->handshaking)
+		return;         /* conn_start registers once open has run */
 	if (c->state == CONN_DRAINING && c->peer_eof)
 		want = false;
 	if (want)
@@ -118,22 +120,18 @@ conn_alloc(struct svc *svc, struct listener *l, int fd,
 	return c;
 }
 
-struct conn *
-conn_new(struct svc *svc, struct listener *l, int fd,
-    const struct sockaddr *peer, socklen_t peerlen)
+/* The service meets its connection: framing, its open hook, the first
+ * flush and read interest. */
+static void
+conn_start(struct conn *c)
 {
-	struct conn *c = conn_alloc(svc, l, fd, peer, peerlen);
-
-	if (c == NULL)
-		return NULL;
 	if (c->proto->frame != FRAME_RAW)
 		frame_init(&c->lr, c->proto->frame, 1024);
-	svc->stats.connections_total++;
 	c->opening = true;
 	if (c->proto->open != NULL && c->proto->open(c) < 0) {
 		c->opening = false;
 		conn_close(c, CLOSE_DONE);
-		return c;
+		return;
 	}
 	c->opening = false;
 	/* A one-shot reply (daytime, time) goes out at once: mostly the
@@ -147,6 +145,72 @@ conn_new(struct svc *svc, struct listener *l, int fd,
 	 * output as the socket drains gets its first turn too. */
 	if (c->state == CONN_OPEN && c->type->writable != NULL)
 		conn_queue(c);
+}
+
+/* A TLS handshake fails or times out: logged, counted, closed. */
+static void
+conn_handshake_failed(struct conn *c, const char *why)
+{
+	log_info("%s: %s: TLS handshake failed: %s", c->conf->name,
+	    conn_peer_text(c), why);
+	c->svc->stats.tls_handshakes[1]++;
+	conn_close(c, CLOSE_ERROR);
+}
+
+/* Drives a TLS handshake on the reactor; once done, the service starts. */
+static void
+conn_handshake(struct conn *c)
+{
+	const char *why = NULL;
+	bool want_write = false;
+	int r = tls_handshake(&c->tp, &want_write, &why);
+
+	if (r == -EAGAIN) {
+		ev_add(server.loop, c->fd, want_write ? EV_WRITABLE : EV_READABLE,
+		    conn_event, c);
+		ev_del(server.loop, c->fd, want_write ? EV_READABLE : EV_WRITABLE);
+		return;
+	}
+	if (r < 0) {
+		conn_handshake_failed(c, why);
+		return;
+	}
+	c->handshaking = false;
+	c->deadline = 0;
+	c->last_input = ev_now(server.loop);
+	c->svc->stats.tls_handshakes[0]++;
+	c->svc->stats.tls_resumed += tls_resumed(&c->tp);
+	ev_del(server.loop, c->fd, EV_WRITABLE);
+	conn_start(c);
+	/* Data that came with the handshake's last flight is inside
+	 * OpenSSL already, out of epoll's sight. */
+	if (c->state == CONN_OPEN && c->tp.ops->pending(&c->tp)) {
+		c->read_pending = true;
+		conn_queue(c);
+	}
+}
+
+struct conn *
+conn_new(struct svc *svc, struct listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen)
+{
+	struct conn *c = conn_alloc(svc, l, fd, peer, peerlen);
+
+	if (c == NULL)
+		return NULL;
+	svc->stats.connections_total++;
+	if (l->addr.tls) {
+		if (tls_transport_start(&c->tp, c->conf->tls.ctx) != 0) {
+			c->handshaking = true;   /* no hooks for it */
+			conn_close(c, CLOSE_ERROR);
+			return c;
+		}
+		c->handshaking = true;
+		c->deadline = ev_now(server.loop) + TLS_HANDSHAKE_MS;
+		conn_handshake(c);
+		return c;
+	}
+	conn_start(c);
 	return c;
 }
 
@@ -154,8 +218,9 @@ void
 conn_reject(struct svc *svc, struct listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
 {
-	const char *busy = l->proto != NULL ? l->proto->busy :
-	    svc->conf->type->busy;
+	/* A TLS client would take a plain busy line for garbage. */
+	const char *busy = l->addr.tls ? NULL : l->proto != NULL ?
+	    l->proto->busy : svc->conf->type->busy;
 	struct conn *c;
 
 	/* Past the cap a refusal costs no memory and lingers no more. */
@@ -507,6 +572,10 @@ conn_on_readable(struct conn *c)
 		return;
 	}
 	c->input_waits = (size_t)n == sizeof(conn_scratch);
+	if (c->tp.ops->pending != NULL && c->tp.ops->pending(&c->tp)) {
+		c->input_waits = c->read_pending = true;
+		conn_queue(c);
+	}
 	if (n == 0) {
 		if (c->state == CONN_OPEN)
 			conn_on_eof(c);
@@ -623,7 +692,7 @@ conn_close(struct conn *c, enum close_reason why)
 	c->state = CONN_CLOSED;
 	c->why = why;
 	ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
-	if (!c->rejected && c->proto->close != NULL)
+	if (!c->rejected && !c->handshaking && c->proto->close != NULL)
 		c->proto->close(c, why);
 	conn_uncount(c);
 	/* The fd stays open until the reap, so its number cannot be reused
@@ -639,6 +708,11 @@ conn_event(struct ev_loop *loop, int fd, void *data, int mask)
 
 	(void)loop;
 	(void)fd;
+	if (c->handshaking) {
+		if (c->state != CONN_CLOSED)
+			conn_handshake(c);
+		return;
+	}
 	if ((mask & EV_READABLE) && c->state != CONN_CLOSED)
 		conn_on_readable(c);
 	if ((mask & EV_WRITABLE) && c->state != CONN_CLOSED)
@@ -671,6 +745,12 @@ conn_flush_all(void)
 			continue;
 		if (conn_replay(c) && c->state == CONN_CLOSED)
 			continue;
+		if (c->read_pending && conn_accepts_input(c)) {
+			c->read_pending = false;
+			conn_on_readable(c);
+			if (c->state == CONN_CLOSED)
+				continue;
+		}
 		conn_flush(c);
 	}
 }
@@ -733,6 +813,11 @@ conn_sweep(struct svc *svc, int64_t now)
 
 		switch (c->state) {
 		case CONN_OPEN:
+			if (c->handshaking) {
+				if (now >= c->deadline)
+					conn_handshake_failed(c, "not done within 10 s");
+				break;
+			}
 			/* A deadline the service set (a whole request, the
 			 * wait between requests) stands in for idle_timeout,
 			 * longer or shorter. */

@@ -60,6 +60,10 @@ struct conn {
 	bool                    over_cap;   /* output passed hard_cap: dropping */
 	bool                    input_waits; /* the last read filled its buffer:
 	                                       more may wait on the socket */
+	bool                    handshaking; /* TLS handshake not done: the
+	                                       service has not seen it yet */
+	bool                    read_pending; /* the transport holds input
+	                                       epoll cannot see (TLS) */
 	uint64_t                received;   /* bytes read so far */
 	enum close_reason       why;        /* reason given to conn_close */
 	void                   *data;       /* the service's per-connection state */

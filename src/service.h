@@ -99,6 +99,7 @@ struct service_type {
 	                                     core adds CRLF */
 	bool         udp_loop_guard;      /* drop datagrams from ports < 1024 */
 	const struct svc_counter *counters; /* its own counters, NULL-ended */
+	const char  *alpn;                /* offered over TLS (ALPN), or NULL */
 	const struct service_protocol *protocols; /* the protocols it speaks:
 	                                     NULL for one default made of the
 	                                     hooks below (open, read or line,
@@ -150,6 +151,8 @@ struct svc_stats {
 	uint64_t bytes_sent;                  /* TCP and UDP payload out */
 	uint64_t datagrams_received;          /* UDP datagrams in */
 	uint64_t datagrams_dropped;           /* ignored: loop guard, allow, errors */
+	uint64_t tls_handshakes[2];           /* TLS handshakes: ok, failed */
+	uint64_t tls_resumed;                 /* of them, sessions resumed */
 	uint64_t custom[SVC_COUNTERS_MAX];    /* the type's own, by index */
 };
 

@@ -102,6 +102,10 @@ key_equal(const struct cfg_key *k, const void *a, const void *b)
 static bool
 svc_conf_equal(const struct svc_conf *a, const struct svc_conf *b)
 {
+	/* Certificate files are read again by every reload, so a service
+	 * with TLS always takes its new configuration (and context). */
+	if (a->tls.ctx != NULL || b->tls.ctx != NULL)
+		return false;
 	if (a->type != b->type || a->nlisten != b->nlisten ||
 	    a->max_connections != b->max_connections ||
 	    a->per_source != b->per_source ||

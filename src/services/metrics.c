@@ -63,6 +63,27 @@ metrics_family(struct buf *b, const char *name, const char *type,
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* TLS handshakes and resumptions, for the services that speak TLS. */
+static void
+metrics_render_tls(struct buf *b)
+{
+	static const char *const result[] = { "ok", "failed" };
+
+	metrics_family(b, "multid_tls_handshakes_total", "counter",
+	    "TLS handshakes, by result.");
+	for (struct svc *s = server.services; s != NULL; s = s->next)
+		for (int r = 0; r < 2 && s->conf->tls.ctx != NULL; r++)
+			buf_printf(b, "multid_tls_handshakes_total"
+			    "{service=\"%s\",result=\"%s\"} %llu\n", s->conf->name,
+			    result[r], (unsigned long long)s->stats.tls_handshakes[r]);
+	metrics_family(b, "multid_tls_resumed_total", "counter",
+	    "TLS handshakes that resumed a session.");
+	for (struct svc *s = server.services; s != NULL; s = s->next)
+		if (s->conf->tls.ctx != NULL)
+			buf_printf(b, "multid_tls_resumed_total{service=\"%s\"} %llu\n",
+			    s->conf->name, (unsigned long long)s->stats.tls_resumed);
+}
+
 static void
 metrics_render_core(struct buf *b)
 {
@@ -84,6 +105,7 @@ metrics_render_core(struct buf *b)
 			buf_printf(b, "multid_connections_rejected_total"
 			    "{service=\"%s\",reason=\"%s\"} %llu\n", s->conf->name,
 			    metrics_reasons[r], (unsigned long long)s->stats.rejected[r]);
+	metrics_render_tls(b);
 }
 
 /* Whether a service before svc in the list has a type declaring name. */
@@ -217,6 +239,7 @@ metrics_timeout(struct conn *c)
 
 const struct service_type metrics_service = {
 	.name = "metrics",
+	.alpn = "http/1.1",
 	.protos = PROTO_TCP,
 	.idle_timeout = 300,
 	.busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

@@ -20,7 +20,7 @@ import time
 
 BIN = os.environ.get("MULTID_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "multid")
-LISTEN_RE = re.compile(r"^(\S+) listening on (tcp|udp)://(.+):(\d+)$")
+LISTEN_RE = re.compile(r"^(\S+) listening on (tcp|udp|tls)://(.+):(\d+)$")
 
 
 class Daemon:

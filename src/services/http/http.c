@@ -428,6 +428,7 @@ static const struct service_protocol http_protocols[HTTP_PROTO_END + 1] = {
 
 const struct service_type http_service = {
 	.name = "http",
+	.alpn = "http/1.1",
 	.protos = PROTO_TCP,
 	.keys = http_keys,
 	.conf_size = sizeof(struct http_conf),

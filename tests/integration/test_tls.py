@@ -1,0 +1,319 @@
+"""TLS (SPEC 6): tls:// listeners under every stream service, with the
+clients people use (openssl s_client, curl) and Python's ssl module; the
+certificate checks of -t, a reload with a new certificate, half-done and
+failed handshakes that leave everyone else served, and the metrics."""
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from multid import (LineClient, assert_closed, config, listen_group,
+                    run_multid, service)
+
+KEYS = 'tls_certificate = "cert.pem"; tls_key = "key.pem";'  # relative
+
+
+def make_cert(directory, name="cert.pem", key="key.pem", cn="localhost"):
+    """A self-signed ECDSA P-256 certificate for localhost and 127.0.0.1."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+         os.path.join(directory, key), "-out", os.path.join(directory, name),
+         "-days", "30", "-subj", "/CN=" + cn, "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True)
+    return os.path.join(directory, name)
+
+
+def keys(directory):
+    """The TLS keys of a service, naming directory's cert.pem and key.pem."""
+    return 'tls_certificate = "%s/cert.pem"; tls_key = "%s/key.pem";' % (
+        directory, directory)
+
+
+def start_in(start, tmp_path, services_):
+    """Makes a certificate and a www/ in tmp_path, then starts a daemon
+    whose services (a function of the TLS keys) use them."""
+    make_cert(str(tmp_path))
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "hello.txt").write_text("hello over TLS\n")
+    made = services_(keys(tmp_path))
+    d = start(config(*([made] if isinstance(made, str) else made)))
+    d.certdir = str(tmp_path)
+    return d
+
+
+def tls_addr(d, name, index=0):
+    """(host, port) of the service's index-th tls:// listener."""
+    d._parse_listeners()
+    found = [(h, p) for proto, h, p in d.listeners.get(name, [])
+             if proto == "tls"]
+    return found[index]
+
+
+def client_ctx(d, alpn=None):
+    ctx = ssl.create_default_context(cafile=os.path.join(d.certdir, "cert.pem"))
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+def tls_socket(d, name, index=0, alpn=None, timeout=5):
+    host, port = tls_addr(d, name, index)
+    raw = socket.create_connection((host, port), timeout=timeout)
+    return client_ctx(d, alpn).wrap_socket(raw, server_hostname="localhost")
+
+
+def s_client(d, name, data, expect=None, index=0, extra=(), timeout=10):
+    """Runs openssl s_client, types data, and reads its output until
+    `expect` (default: nothing in particular) has come or the server
+    closed; returns what it printed."""
+    host, port = tls_addr(d, name, index)
+    p = subprocess.Popen(
+        ["openssl", "s_client", "-quiet", "-verify_return_error",
+         "-CAfile", os.path.join(d.certdir, "cert.pem"), "-servername",
+         "localhost", "-connect", "%s:%d" % (host, port)] + list(extra),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL)
+    p.stdin.write(data)
+    p.stdin.flush()
+    out = b""
+    os.set_blocking(p.stdout.fileno(), False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (expect is None or
+                                           expect not in out):
+        try:
+            chunk = p.stdout.read()
+        except BlockingIOError:
+            chunk = None
+        if chunk == b"" and p.poll() is not None:
+            break
+        if chunk:
+            out += chunk
+        else:
+            time.sleep(0.02)
+        if expect is None and p.poll() is not None:
+            break
+    p.kill()
+    p.wait()
+    return out
+
+
+def test_line_services_over_tls_with_s_client(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("upper", "transform", ["tcp://127.0.0.1:0",
+                                       "tls://127.0.0.1:0"],
+                'op = "upper"; ' + K),
+        service("echo", "echo", ["tls://127.0.0.1:0"], K)))
+    assert "upper listening on tls://127.0.0.1:" in d.stderr()
+    want = b"HELLO TLS\r\nSECOND\r\n"
+    assert s_client(d, "upper", b"hello tls\nsecond\n", want) == want
+    want = b"bytes \x00\xff back\n"
+    assert s_client(d, "echo", want, want) == want
+    # The plain listener of the same service is plain.
+    c = LineClient(d, "upper")
+    assert c.ask("plain") == "PLAIN"
+
+
+def test_every_protocol_over_tls(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("upper", "transform",
+                [listen_group("tls://127.0.0.1:0", "course")],
+                'op = "upper"; ' + K),
+        service("chat", "chat", ["tls://127.0.0.1:0",
+                                 listen_group("tls://127.0.0.1:0", "course")],
+                K),
+        service("guess", "guess", [listen_group("tls://127.0.0.1:0",
+                                                "course")], K)))
+    s = tls_socket(d, "upper")
+    s.sendall(b"course over tls")
+    assert s.recv(100) == b"COURSE OVER TLS"
+    s.close()
+    g = tls_socket(d, "guess")
+    g.sendall(b"x")
+    assert g.recv(10) == b"!"
+    g.close()
+    a = LineClient(sock=tls_socket(d, "chat"))
+    assert a.line().startswith("* ")
+    a.read_until(lambda l: "nickname" in l.lower() or l.startswith("* "),
+                 most=20)
+    a.send("alice")
+    a.read_until(lambda l: l.startswith("* hello alice"))
+    b = tls_socket(d, "chat", index=1)
+    b.sendall(b"/login bob\0")
+    assert b.recv(100).startswith(b"/ok ")
+    a.read_until(lambda l: l == "* bob joined")
+    b.sendall(b"hi from course\0")
+    a.read_until(lambda l: l == "<bob> hi from course")
+    b.close()
+
+
+def test_https_with_curl_and_alpn(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("http", "http", ["tls://127.0.0.1:0"], 'root = "%s/www"; ' % tmp_path + K),
+        service("metrics", "metrics", ["tls://127.0.0.1:0"], K)))
+    host, port = tls_addr(d, "http")
+    r = subprocess.run(["curl", "-sS", "--cacert",
+                        os.path.join(d.certdir, "cert.pem"),
+                        "https://localhost:%d/hello.txt" % port,
+                        "--resolve", "localhost:%d:127.0.0.1" % port],
+                       capture_output=True, timeout=20)
+    assert r.returncode == 0, r
+    assert r.stdout == b"hello over TLS\n"
+    s = tls_socket(d, "http", alpn=["h2", "http/1.1"])
+    assert s.selected_alpn_protocol() == "http/1.1"
+    s.close()
+    # A client that offers no protocol the service speaks goes on without.
+    s = tls_socket(d, "http", alpn=["h2"])
+    assert s.selected_alpn_protocol() is None
+    s.close()
+    host, port = tls_addr(d, "metrics")
+    r = subprocess.run(["curl", "-sS", "--cacert",
+                        os.path.join(d.certdir, "cert.pem"),
+                        "https://localhost:%d/metrics" % port,
+                        "--resolve", "localhost:%d:127.0.0.1" % port],
+                       capture_output=True, timeout=20)
+    assert r.returncode == 0, r
+    text = r.stdout.decode()
+    assert 'multid_tls_handshakes_total{service="http",result="ok"} 3' in text
+    assert 'multid_tls_handshakes_total{service="metrics",result="ok"} 1' \
+        in text
+    assert 'multid_tls_resumed_total{service="http"} 0' in text
+
+
+def test_plain_text_to_tls_port_is_closed(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("upper", "transform", ["tls://127.0.0.1:0"],
+                'op = "upper"; ' + K),
+        service("metrics", "metrics", ["tcp://127.0.0.1:0"])))
+    host, port = tls_addr(d, "upper")
+    s = socket.create_connection((host, port), timeout=5)
+    s.sendall(b"hello in plain text\r\n")
+    data = assert_closed(s, timeout=5)
+    assert b"HELLO" not in data
+    assert "TLS handshake failed" in d.stderr()
+    # The service goes on serving TLS clients.
+    assert s_client(d, "upper", b"after\n", b"AFTER\r\n") == b"AFTER\r\n"
+    m = LineClient(d, "metrics", sep=b"\n")
+    m.raw(b"GET /metrics HTTP/1.0\r\n\r\n")
+    lines = m.read_until(lambda l: "failed" in l and "tls_handshakes" in l)
+    assert lines[-1].endswith('result="failed"} 1')
+
+
+def test_half_done_handshakes_leave_others_served(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("upper", "transform", ["tls://127.0.0.1:0"],
+                'op = "upper"; ' + K)))
+    host, port = tls_addr(d, "upper")
+    # A flood of connections that start a handshake and stop, half a
+    # ClientHello each, and some that send nothing at all.
+    hello = None
+    idle = []
+    for i in range(200):
+        s = socket.create_connection((host, port), timeout=5)
+        if i % 2 == 0:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        idle.append(s)
+    t0 = time.monotonic()
+    for _ in range(5):
+        assert s_client(d, "upper", b"served\n", b"SERVED\r\n") == \
+            b"SERVED\r\n"
+    assert time.monotonic() - t0 < 15
+    # Unfinished handshakes end after 10 s (SPEC 6).
+    assert_closed(idle[0], timeout=20)
+    assert_closed(idle[1], timeout=5)
+    for s in idle:
+        s.close()
+    assert "not done within 10 s" in d.stderr()
+
+
+def test_session_resumption(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("upper", "transform", ["tls://127.0.0.1:0"],
+                'op = "upper"; ' + K),
+        service("metrics", "metrics", ["tcp://127.0.0.1:0"])))
+    sess = os.path.join(d.dir, "sess.pem")
+    assert s_client(d, "upper", b"one\n", b"ONE\r\n",
+                    extra=["-sess_out", sess, "-tls1_2"]) == b"ONE\r\n"
+    assert s_client(d, "upper", b"two\n", b"TWO\r\n",
+                    extra=["-sess_in", sess, "-tls1_2"]) == b"TWO\r\n"
+    m = LineClient(d, "metrics", sep=b"\n")
+    m.raw(b"GET /metrics HTTP/1.0\r\n\r\n")
+    lines = m.read_until(lambda l: l.startswith("multid_tls_resumed_total"))
+    assert lines[-1] == 'multid_tls_resumed_total{service="upper"} 1'
+
+
+def test_certificate_errors_at_t(tmp_path):
+    make_cert(str(tmp_path))
+    make_cert(str(tmp_path), "other.pem", "otherkey.pem", cn="other")
+    conf = tmp_path / "multid.conf"
+
+    def check(extra, listen="tls://127.0.0.1:0"):
+        conf.write_text(config(service("e", "echo", [listen], extra)))
+        return run_multid(["-t", "-c", str(conf)])
+
+    r = check(KEYS)
+    assert r.returncode == 0, r.stderr
+    r = check("")
+    assert r.returncode == 1
+    assert "multid.conf:3: services.[0]: tls_certificate: required with a " \
+        "tls:// entry" in r.stderr
+    r = check('tls_certificate = "cert.pem"; tls_key = "otherkey.pem";')
+    assert r.returncode == 1
+    assert "tls_key: %s: " % (tmp_path / "otherkey.pem") in r.stderr
+    assert "mismatch" in r.stderr
+    r = check('tls_certificate = "missing.pem"; tls_key = "key.pem";')
+    assert r.returncode == 1
+    assert "tls_certificate: %s: " % (tmp_path / "missing.pem") in r.stderr
+    r = check(KEYS + ' tls_protocols = "TLSv1.1 TLSv1.2";')
+    assert r.returncode == 1
+    assert 'tls_protocols: "TLSv1.1" is not TLSv1.2 or TLSv1.3' in r.stderr
+
+
+def test_tls13_only_refuses_tls12(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("upper", "transform", ["tls://127.0.0.1:0"],
+                'op = "upper"; tls_protocols = "TLSv1.3"; ' + K)))
+    assert s_client(d, "upper", b"x\n", b"X\r\n", extra=["-tls1_3"]) == \
+        b"X\r\n"
+    assert s_client(d, "upper", b"x\n", extra=["-tls1_2"]) == b""
+    assert "TLS handshake failed" in d.stderr()
+
+
+def test_reload_reads_the_certificate_again(start, tmp_path):
+    d = start_in(start, tmp_path, lambda K: (
+        service("upper", "transform", ["tls://127.0.0.1:0"],
+                'op = "upper"; ' + K)))
+    old = tls_socket(d, "upper")
+    old_cert = old.getpeercert(binary_form=True)
+    old.sendall(b"before\n")
+    assert old.recv(100) == b"BEFORE\r\n"
+    # A certificate that does not load makes the reload invalid: nothing
+    # changes, the error names the file.
+    with open(os.path.join(d.certdir, "cert.pem"), "w") as f:
+        f.write("not a certificate\n")
+    d.signal(1)
+    deadline = time.monotonic() + 10
+    while "cert.pem" not in d.stderr().split("reload")[-1] and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "tls_certificate: %s" % os.path.join(d.certdir, "cert.pem") \
+        in d.stderr()
+    # A new certificate is taken by new connections; the open one goes on.
+    make_cert(d.certdir, cn="renewed")
+    d.reload()
+    new = ssl.create_default_context(
+        cafile=os.path.join(d.certdir, "cert.pem")).wrap_socket(
+        socket.create_connection(tls_addr(d, "upper"), timeout=5),
+        server_hostname="localhost")
+    assert new.getpeercert(binary_form=True) != old_cert
+    new.sendall(b"new\n")
+    assert new.recv(100) == b"NEW\r\n"
+    old.sendall(b"still\n")
+    assert old.recv(100) == b"STILL\r\n"
+    new.close()
+    old.close()
