@@ -39,7 +39,8 @@ struct cmd_def {
 	const char *word;             /* the command word; NULL ends a table */
 	size_t      word_len;         /* strlen(word); set by CMD_WORD */
 	int         min;              /* arguments after the word, at least */
-	int         max;              /* and at most, or CMD_ANY */
+	int         max;              /* and at most (up to CMD_ARGS_MAX), or
+	                                 CMD_ANY */
 	unsigned    states;           /* bits of the session states it may run
 	                                 in; 0 runs nowhere, CMD_ALL_STATES
 	                                 everywhere */
