@@ -560,6 +560,7 @@ class Tmux:
         self.sock = "multid-course-%d-%d" % (os.getpid(), time.monotonic_ns())
         self.run("new-session", "-d", "-s", "t", "-x", str(width),
                  "-y", str(height), command)
+        self.path = self.run("display-message", "-p", "#{socket_path}").strip()
 
     def run(self, *args):
         return subprocess.run(["tmux", "-L", self.sock] + list(args),
@@ -584,6 +585,8 @@ class Tmux:
     def close(self):
         subprocess.run(["tmux", "-L", self.sock, "kill-server"],
                        capture_output=True, timeout=10)
+        if self.path.endswith(self.sock) and os.path.exists(self.path):
+            os.unlink(self.path)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None or
