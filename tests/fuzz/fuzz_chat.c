@@ -528,15 +528,17 @@ reap(void)
 /* ---- the state invariants -------------------------------------------------- */
 
 HARNESS static size_t
-map_count(const struct chat_map *m)
+map_count(const struct hash_table *t)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < m->nslots; i++)
-		for (struct chat_node *nd = m->slots[i]; nd != NULL; nd = nd->next) {
-			assert((chat_hash(nd->key) & (m->nslots - 1)) == i);
-			n++;
-		}
+	for (struct hash_node *nd = hash_first(t); nd != NULL;
+	    nd = hash_next(t, nd)) {
+		const char *key = HASH_ENTRY(nd, struct chat_node, hnode)->key;
+
+		assert(nd->hash == hash_bytes(key, strlen(key)));
+		n++;
+	}
 	return n;
 }
 
@@ -568,7 +570,7 @@ check_users(struct chat *ch)
 			    strcasecmp(u->nick, v->nick) != 0);
 		}
 	}
-	assert(named == ch->users.n);
+	assert(named == ch->users.count);
 }
 
 HARNESS static void
@@ -576,31 +578,31 @@ check_state(struct chat *ch)
 {
 	size_t idle = 0;
 
-	assert(map_count(&ch->users) == ch->users.n);
-	assert(map_count(&ch->rooms) == ch->rooms.n);
+	assert(map_count(&ch->users) == ch->users.count);
+	assert(map_count(&ch->rooms) == ch->rooms.count);
 	check_users(ch);
-	for (size_t i = 0; i < ch->rooms.nslots; i++)
-		for (struct chat_node *nd = ch->rooms.slots[i]; nd; nd = nd->next) {
-			struct chat_room *r = (struct chat_room *)nd;
-			unsigned members = 0;
+	for (struct hash_node *nd = hash_first(&ch->rooms); nd != NULL;
+	    nd = hash_next(&ch->rooms, nd)) {
+		struct chat_room *r = HASH_ENTRY(nd, struct chat_room, node.hnode);
+		unsigned members = 0;
 
-			for (unsigned p = 0; p < CHAT_PROTOS; p++)
-				for (struct chat_link *l = r->members[p]; l; l = l->next) {
-					assert(l->room == r && l->user->proto == p);
-					assert(l->user->rooms == l);
-					assert(l->next == NULL || l->next->prev == l);
-					assert(l->prev != NULL || r->members[p] == l);
-					members++;
-				}
-			assert(members == r->count);
-			assert(r->hist_n <= r->hist_cap);
-			if (r->count == 0) {
-				assert(r->idle && r->hist_n > 0);
-				idle++;
-			} else {
-				assert(!r->idle);
+		for (unsigned p = 0; p < CHAT_PROTOS; p++)
+			for (struct chat_link *l = r->members[p]; l; l = l->next) {
+				assert(l->room == r && l->user->proto == p);
+				assert(l->user->rooms == l);
+				assert(l->next == NULL || l->next->prev == l);
+				assert(l->prev != NULL || r->members[p] == l);
+				members++;
 			}
+		assert(members == r->count);
+		assert(r->hist_n <= r->hist_cap);
+		if (r->count == 0) {
+			assert(r->idle && r->hist_n > 0);
+			idle++;
+		} else {
+			assert(!r->idle);
 		}
+	}
 	assert(idle == ch->nidle && idle <= CHAT_IDLE_ROOMS);
 }
 
@@ -702,7 +704,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(clients[i].in);
 		clients[i].in = NULL;
 	}
-	assert(ch->users.n == 0);
+	assert(ch->users.count == 0);
 	chat_stop(&svc);
 	assert(svc.state == NULL);
 	return 0;

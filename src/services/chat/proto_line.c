@@ -183,8 +183,8 @@ out:
 static void
 chat_line_rooms(struct chat *ch, struct chat_user *u)
 {
-	struct chat_room **rooms = calloc(ch->rooms.n + 1, sizeof(*rooms));
-	char *line = malloc(ch->rooms.n * (CHAT_NAME_MAX + 16) + 32);
+	struct chat_room **rooms = calloc(ch->rooms.count + 1, sizeof(*rooms));
+	char *line = malloc(ch->rooms.count * (CHAT_NAME_MAX + 16) + 32);
 	size_t len, n;
 
 	if (rooms == NULL || line == NULL) {

@@ -15,8 +15,9 @@
  * the fan-out stay with it, so replaying a room to a newcomer of a
  * protocol that was there costs no new copy.
  *
- * Nicknames and rooms live in two hash tables keyed by the lower-cased
- * name (the name rule is ASCII, so case folding is too).  A room with
+ * Nicknames and rooms live in two of the core's hash tables (hash.h),
+ * keyed by the lower-cased name (the name rule is ASCII, so case folding
+ * is too).  A room with
  * history outlives its last member for a while, so the next one to come
  * still sees what was said; the number of such empty rooms is bounded.
  */
@@ -31,7 +32,6 @@
 #include "../../hash.h"
 #include "room.h"
 
-#define CHAT_SLOTS_MIN   64           /* initial hash table size */
 #define CHAT_IDLE_ROOMS  64           /* empty rooms kept for their history */
 
 const struct chat_proto *const chat_protos[CHAT_PROTOS] = {
@@ -51,16 +51,10 @@ chat_conf_now(const struct chat *ch)
 	return SVC_CONF(ch->svc, struct chat_conf);
 }
 
-/* --- hash tables -------------------------------------------------------- */
+/* --- the tables of names ------------------------------------------------- */
 
-/* The hash of a lower-cased name. */
-static size_t
-chat_hash(const char *key)
-{
-	return hash_bytes(key, strlen(key));
-}
-
-static void
+/* The lower-cased name and its hash. */
+static uint32_t
 chat_key(char *key, const char *name)
 {
 	size_t i;
@@ -68,74 +62,30 @@ chat_key(char *key, const char *name)
 	for (i = 0; name[i] != '\0' && i < CHAT_NAME_MAX; i++)
 		key[i] = (char)tolower((unsigned char)name[i]);
 	key[i] = '\0';
+	return hash_bytes(key, i);
+}
+
+static bool
+chat_match(const struct hash_node *n, const void *key)
+{
+	return strcmp(HASH_ENTRY(n, struct chat_node, hnode)->key, key) == 0;
 }
 
 static struct chat_node *
-chat_map_find(const struct chat_map *m, const char *name)
+chat_map_find(const struct hash_table *t, const char *name)
 {
 	char key[CHAT_NAME_MAX + 1];
+	uint32_t h = chat_key(key, name);
+	struct hash_node *n = hash_find(t, h, key, chat_match);
 
-	if (m->nslots == 0)
-		return NULL;
-	chat_key(key, name);
-	for (struct chat_node *n = m->slots[chat_hash(key) & (m->nslots - 1)];
-	    n != NULL; n = n->next)
-		if (strcmp(n->key, key) == 0)
-			return n;
-	return NULL;
-}
-
-/* Doubles the table; on failure it stays as it is (only slower). */
-static void
-chat_map_grow(struct chat_map *m)
-{
-	size_t nslots = m->nslots ? m->nslots * 2 : CHAT_SLOTS_MIN;
-	struct chat_node **slots = calloc(nslots, sizeof(*slots));
-
-	if (slots == NULL)
-		return;
-	for (size_t i = 0; i < m->nslots; i++)
-		while (m->slots[i] != NULL) {
-			struct chat_node *n = m->slots[i];
-			size_t h = chat_hash(n->key) & (nslots - 1);
-			m->slots[i] = n->next;
-			n->next = slots[h];
-			slots[h] = n;
-		}
-	free(m->slots);
-	m->slots = slots;
-	m->nslots = nslots;
+	return n != NULL ? HASH_ENTRY(n, struct chat_node, hnode) : NULL;
 }
 
 /* Adds node under name; 0 or -ENOMEM. */
 static int
-chat_map_add(struct chat_map *m, struct chat_node *node, const char *name)
+chat_map_add(struct hash_table *t, struct chat_node *node, const char *name)
 {
-	size_t h;
-
-	if (m->n >= m->nslots)
-		chat_map_grow(m);
-	if (m->nslots == 0)
-		return -ENOMEM;
-	chat_key(node->key, name);
-	h = chat_hash(node->key) & (m->nslots - 1);
-	node->next = m->slots[h];
-	m->slots[h] = node;
-	m->n++;
-	return 0;
-}
-
-static void
-chat_map_del(struct chat_map *m, struct chat_node *node)
-{
-	struct chat_node **pp = &m->slots[chat_hash(node->key) & (m->nslots - 1)];
-
-	while (*pp != NULL && *pp != node)
-		pp = &(*pp)->next;
-	if (*pp != NULL) {
-		*pp = node->next;
-		m->n--;
-	}
+	return hash_add(t, &node->hnode, chat_key(node->key, name));
 }
 
 /* --- rendering and fan-out ---------------------------------------------- */
@@ -392,7 +342,7 @@ static void
 chat_room_free(struct chat *ch, struct chat_room *room)
 {
 	chat_room_wake(ch, room);
-	chat_map_del(&ch->rooms, &room->node);
+	hash_del(&ch->rooms, &room->node.hnode);
 	chat_hist_clear(room);
 	free(room->topic);
 	free(room);
@@ -422,7 +372,9 @@ chat_room_emptied(struct chat *ch, struct chat_room *room)
 struct chat_room *
 chat_room_find(struct chat *ch, const char *name)
 {
-	return (struct chat_room *)chat_map_find(&ch->rooms, name);
+	struct chat_node *n = chat_map_find(&ch->rooms, name);
+
+	return n != NULL ? HASH_ENTRY(n, struct chat_room, node) : NULL;
 }
 
 struct chat_room *
@@ -552,10 +504,13 @@ chat_room_list(const struct chat *ch, struct chat_room **rooms)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < ch->rooms.nslots; i++)
-		for (struct chat_node *nd = ch->rooms.slots[i]; nd; nd = nd->next)
-			if (((struct chat_room *)nd)->count > 0)
-				rooms[n++] = (struct chat_room *)nd;
+	for (struct hash_node *nd = hash_first(&ch->rooms); nd != NULL;
+	    nd = hash_next(&ch->rooms, nd)) {
+		struct chat_room *room = HASH_ENTRY(nd, struct chat_room, node.hnode);
+
+		if (room->count > 0)
+			rooms[n++] = room;
+	}
 	qsort(rooms, n, sizeof(*rooms), chat_room_cmp);
 	return n;
 }
@@ -634,7 +589,9 @@ chat_user_new(struct conn *c, enum chat_proto_id proto)
 struct chat_user *
 chat_user_find(struct chat *ch, const char *name)
 {
-	return (struct chat_user *)chat_map_find(&ch->users, name);
+	struct chat_node *n = chat_map_find(&ch->users, name);
+
+	return n != NULL ? HASH_ENTRY(n, struct chat_user, node) : NULL;
 }
 
 /* 0 when u may take name, else -EINVAL or -EEXIST. */
@@ -673,7 +630,7 @@ chat_user_rename(struct chat *ch, struct chat_user *u, const char *name)
 	if (err != 0)
 		return err;
 	memcpy(old, u->nick, sizeof(old));
-	chat_map_del(&ch->users, &u->node);
+	hash_del(&ch->users, &u->node.hnode);
 	snprintf(u->nick, sizeof(u->nick), "%s", name);
 	/* Re-adding an entry that was just there needs no new memory. */
 	(void)chat_map_add(&ch->users, &u->node, name);
@@ -692,7 +649,7 @@ chat_user_depart(struct chat *ch, struct chat_user *u, const char *reason)
 	while (u->rooms != NULL)
 		chat_link_free(ch, u->rooms);
 	if (u->nick[0] != '\0') {
-		chat_map_del(&ch->users, &u->node);
+		hash_del(&ch->users, &u->node.hnode);
 		u->nick[0] = '\0';
 	}
 }

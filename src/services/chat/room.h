@@ -17,6 +17,7 @@
 
 #include "../../buf.h"
 #include "../../conn.h"
+#include "../../hash.h"
 #include "../chat.h"
 
 #define CHAT_LOBBY       "lobby"      /* where every user starts */
@@ -68,17 +69,11 @@ extern const struct chat_proto chat_course_proto;
 /* The same, by enum chat_proto_id. */
 extern const struct chat_proto *const chat_protos[CHAT_PROTOS];
 
-/* An entry of a hash table, embedded in what it indexes. */
+/* A name in one of the chat's tables (hash.h), embedded in what it
+ * names. */
 struct chat_node {
-	struct chat_node *next;                  /* same slot */
+	struct hash_node  hnode;                 /* in chat.users or chat.rooms */
 	char              key[CHAT_NAME_MAX + 1]; /* the name, lower-cased */
-};
-
-/* A hash table of names, chained, doubled when it fills. */
-struct chat_map {
-	struct chat_node **slots;     /* chains */
-	size_t             nslots;    /* a power of two */
-	size_t             n;         /* entries */
 };
 
 /* A user in a room: membership is a link, so that a user may be in many
@@ -129,8 +124,8 @@ struct chat_user {
 /* The running service's state (svc->state). */
 struct chat {
 	struct svc       *svc;        /* for the current configuration */
-	struct chat_map   users;      /* named users by nickname */
-	struct chat_map   rooms;      /* rooms by name */
+	struct hash_table users;      /* named users by nickname (chat_node) */
+	struct hash_table rooms;      /* rooms by name (chat_node) */
 	struct chat_room *idle_head;  /* oldest kept empty room */
 	struct chat_room *idle_tail;  /* newest kept empty room */
 	unsigned          nidle;      /* rooms on that list */
@@ -196,7 +191,7 @@ void chat_room_part(struct chat *ch, struct chat_user *u,
  * entries). */
 void chat_room_nicks(const struct chat_room *room, const char **names);
 /* The rooms with somebody in them, sorted by name, into rooms (at least
- * ch->rooms.n entries); returns how many. */
+ * ch->rooms.count entries); returns how many. */
 size_t chat_room_list(const struct chat *ch, struct chat_room **rooms);
 /* Sets the topic; the members see CHAT_EV_TOPIC.  0 or -ENOMEM. */
 int chat_room_topic(struct chat *ch, struct chat_user *u,

@@ -82,8 +82,8 @@ chat_stop(struct svc *svc)
 	struct chat *ch = svc->state;
 
 	chat_rooms_free(ch);
-	free(ch->users.slots);
-	free(ch->rooms.slots);
+	hash_free(&ch->users);
+	hash_free(&ch->rooms);
 	free(ch);
 	svc->state = NULL;
 }
