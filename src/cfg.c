@@ -85,6 +85,7 @@ cfg_key_kind_text(enum cfg_kind kind)
 	case CFG_PATH:    return "a path string";
 	case CFG_STRLIST: return "a list of strings";
 	case CFG_ENUM:    return "one of the listed words";
+	case CFG_GROUPLIST: return "a list of groups";
 	}
 	return "?";
 }
@@ -142,6 +143,77 @@ cfg_read_strlist(struct cfg_ctx *ctx, const config_setting_t *s,
 	for (int i = 0; i < n; i++)
 		out->v[i] = strdup(config_setting_get_string_elem(s, i));
 	out->n = (size_t)n;
+	return true;
+}
+
+/* Checks one group of a group list: every member one of k's words, a
+ * string, and every word present. */
+static bool
+cfg_check_row(struct cfg_ctx *ctx, const config_setting_t *g,
+    const struct cfg_key *k)
+{
+	size_t nwords = 0;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		cfg_error(ctx, g, "expected a group { ... }");
+		return false;
+	}
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		size_t w = 0;
+
+		while (k->words[w] != NULL &&
+		    strcmp(k->words[w], config_setting_name(m)) != 0)
+			w++;
+		if (k->words[w] == NULL) {
+			cfg_error(ctx, m, "%s: unknown key", config_setting_name(m));
+			return false;
+		}
+		if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+			cfg_error(ctx, m, "%s: expected a string", k->words[w]);
+			return false;
+		}
+	}
+	for (; k->words[nwords] != NULL; nwords++)
+		if (config_setting_get_member(g, k->words[nwords]) == NULL) {
+			cfg_error(ctx, g, "%s: missing", k->words[nwords]);
+			return false;
+		}
+	return true;
+}
+
+/* Reads a list of groups of string keys into a strlist, row by row. */
+static bool
+cfg_read_grouplist(struct cfg_ctx *ctx, const config_setting_t *s,
+    const struct cfg_key *k, struct strlist *out)
+{
+	size_t nwords = 0, at = 0;
+	int n;
+
+	while (k->words[nwords] != NULL)
+		nwords++;
+	if (!cfg_is_list(s)) {
+		cfg_error(ctx, s, "expected %s", cfg_key_kind_text(CFG_GROUPLIST));
+		return false;
+	}
+	n = config_setting_length(s);
+	if (n < k->min || (k->max > 0 && n > k->max)) {
+		cfg_error(ctx, s, "needs %lld to %lld entries", k->min, k->max);
+		return false;
+	}
+	for (int i = 0; i < n; i++)
+		if (!cfg_check_row(ctx, config_setting_get_elem(s, (unsigned)i), k))
+			return false;
+	out->v = calloc((size_t)n * nwords + 1, sizeof(char *));
+	if (out->v == NULL)
+		return false;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		for (size_t w = 0; w < nwords; w++)
+			out->v[at++] = strdup(config_setting_get_string(
+			    config_setting_get_member(g, k->words[w])));
+	}
+	out->n = at;
 	return true;
 }
 
@@ -231,9 +303,11 @@ cfg_set_key(struct cfg_ctx *ctx, const config_setting_t *s,
 	case CFG_ENUM:
 		cfg_set_string(ctx, s, k, field);
 		break;
-	case CFG_STRLIST: {
+	case CFG_STRLIST:
+	case CFG_GROUPLIST: {
 		struct strlist l = { 0, NULL };
-		if (cfg_read_strlist(ctx, s, k, &l)) {
+		if (k->kind == CFG_STRLIST ? cfg_read_strlist(ctx, s, k, &l) :
+		    cfg_read_grouplist(ctx, s, k, &l)) {
 			strlist_free(field);
 			*(struct strlist *)field = l;
 		}
@@ -251,7 +325,7 @@ cfg_dup_defaults(const struct cfg_key *keys, void *conf)
 		if ((k->kind == CFG_STRING || k->kind == CFG_PATH) &&
 		    *(char **)field != NULL) {
 			*(char **)field = strdup(*(char **)field);
-		} else if (k->kind == CFG_STRLIST) {
+		} else if (k->kind == CFG_STRLIST || k->kind == CFG_GROUPLIST) {
 			struct strlist *l = field;
 			char **v = calloc(l->n + 1, sizeof(char *));
 			for (size_t i = 0; v != NULL && i < l->n; i++)
@@ -271,7 +345,7 @@ cfg_free_keys(const struct cfg_key *keys, void *conf)
 		void *field = (char *)conf + k->offset;
 		if (k->kind == CFG_STRING || k->kind == CFG_PATH)
 			free(*(char **)field);
-		else if (k->kind == CFG_STRLIST)
+		else if (k->kind == CFG_STRLIST || k->kind == CFG_GROUPLIST)
 			strlist_free(field);
 	}
 }

@@ -26,6 +26,11 @@ enum cfg_kind {
 	CFG_PATH,                     /* char *; relative to the config file */
 	CFG_STRLIST,                  /* struct strlist; entries min..max */
 	CFG_ENUM,                     /* int: index into words */
+	CFG_GROUPLIST,                /* struct strlist: a list of groups
+	                                 { KEY = "..."; ... } whose string keys
+	                                 are the words, all required, stored
+	                                 row by row (n = rows * words);
+	                                 rows min..max */
 };
 
 struct cfg_key {

@@ -84,7 +84,8 @@ key_equal(const struct cfg_key *k, const void *a, const void *b)
 	case CFG_STRING:
 	case CFG_PATH:
 		return str_equal(*(char *const *)fa, *(char *const *)fb);
-	case CFG_STRLIST: {
+	case CFG_STRLIST:
+	case CFG_GROUPLIST: {
 		const struct strlist *la = fa, *lb = fb;
 		if (la->n != lb->n)
 			return false;

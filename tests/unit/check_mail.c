@@ -1,0 +1,365 @@
+/*
+ * check_mail.c - unit tests of the mail services' pure parts: SMTP lines
+ * with their endings, the end of DATA in both kinds of session (the
+ * smuggling matrix), dot-stuffing, sizes; Maildir names, flags, unique
+ * ids and a listing of a real directory.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "services/mail/maildir.h"
+#include "services/mail/smtp_line.h"
+
+#define CUT 64                        /* a small cut size: long lines */
+
+/* Feeds in to a DATA reader as smtp does, after a DATA command that ended
+ * as e says.  Returns the result of the last piece taken; *used is the
+ * bytes consumed (up to the end of the message). */
+static enum smtp_body_result
+feed(struct smtp_ends *e, struct smtp_body *b, const char *in, size_t len,
+    size_t *used)
+{
+	enum smtp_body_result r = SMTP_BODY_MORE;
+	size_t at = 0;
+
+	smtp_body_begin(b, 1 << 20);
+	while (at < len && r == SMTP_BODY_MORE) {
+		struct smtp_piece p;
+		size_t n = smtp_cut(in + at, len - at, CUT, &p);
+
+		if (n == 0)
+			break;
+		at += n;
+		r = smtp_body_piece(b, e, &p);
+	}
+	*used = at;
+	return r;
+}
+
+/* A session that so far sent only bare LF lines ("DATA\n"). */
+static const struct smtp_ends lf_session = { false, SMTP_EOL_LF };
+/* A session that sent CRLF lines ("EHLO x\r\n" ... "DATA\r\n"). */
+static const struct smtp_ends crlf_session = { true, SMTP_EOL_CRLF };
+
+/* What a message in a session of kind ends does: the result, and the
+ * bytes consumed (all of in unless it ended before). */
+static enum smtp_body_result
+outcome(const struct smtp_ends *start, const char *in, size_t *used)
+{
+	struct smtp_ends e = *start;
+	struct smtp_body b = { 0 };
+	enum smtp_body_result r = feed(&e, &b, in, strlen(in), used);
+
+	smtp_body_free(&b);
+	return r;
+}
+
+START_TEST(cut_keeps_each_ending)
+{
+	struct smtp_piece p;
+
+	ck_assert_uint_eq(smtp_cut("HELO x\r\nrest", 12, CUT, &p), 8);
+	ck_assert_uint_eq(p.len, 6);
+	ck_assert_int_eq(p.eol, SMTP_EOL_CRLF);
+	ck_assert_uint_eq(smtp_cut("HELO x\nrest", 11, CUT, &p), 7);
+	ck_assert_uint_eq(p.len, 6);
+	ck_assert_int_eq(p.eol, SMTP_EOL_LF);
+	/* A CR elsewhere is a byte of the line. */
+	ck_assert_uint_eq(smtp_cut("a\rb\n", 4, CUT, &p), 4);
+	ck_assert_uint_eq(p.len, 3);
+	ck_assert_int_eq(p.eol, SMTP_EOL_LF);
+	/* Not complete yet. */
+	ck_assert_uint_eq(smtp_cut("HELO x\r", 7, CUT, &p), 0);
+	ck_assert_uint_eq(smtp_cut("", 0, CUT, &p), 0);
+}
+END_TEST
+
+START_TEST(cut_never_splits_crlf)
+{
+	char line[CUT + 2];
+	struct smtp_piece p;
+
+	memset(line, 'x', sizeof(line));
+	line[CUT - 1] = '\r';
+	line[CUT] = '\n';
+	/* The CR at the cut waits for the next piece... */
+	ck_assert_uint_eq(smtp_cut(line, sizeof(line), CUT, &p), CUT - 1);
+	ck_assert_int_eq(p.eol, SMTP_EOL_NONE);
+	/* ...which is then an empty CRLF line. */
+	ck_assert_uint_eq(smtp_cut(line + CUT - 1, 3, CUT, &p), 2);
+	ck_assert_uint_eq(p.len, 0);
+	ck_assert_int_eq(p.eol, SMTP_EOL_CRLF);
+	/* A long line without CR comes in pieces of CUT. */
+	memset(line, 'y', sizeof(line));
+	ck_assert_uint_eq(smtp_cut(line, sizeof(line), CUT, &p), CUT);
+	ck_assert_int_eq(p.eol, SMTP_EOL_NONE);
+}
+END_TEST
+
+START_TEST(lf_session_ends_at_lf_dot_lf)
+{
+	size_t used;
+
+	/* The course's client: "\n.\n" after its text. */
+	ck_assert_int_eq(outcome(&lf_session,
+	    "Subject: Hallo\n\nHallo,\nGrafen\n\n.\nQUIT\n", &used),
+	    SMTP_BODY_END);
+	ck_assert_uint_eq(used, strlen("Subject: Hallo\n\nHallo,\nGrafen\n\n.\n"));
+	/* A CRLF message in a session that used bare LF only for commands. */
+	ck_assert_int_eq(outcome(&lf_session, "a\r\n.\r\n", &used),
+	    SMTP_BODY_END);
+	/* An empty message. */
+	ck_assert_int_eq(outcome(&lf_session, ".\n", &used), SMTP_BODY_END);
+}
+END_TEST
+
+START_TEST(lf_session_malformed_endings_do_not_end)
+{
+	size_t used;
+
+	/* LF . CRLF: the session now sent CRLF, and LF "." is no end. */
+	ck_assert_int_eq(outcome(&lf_session, "a\n.\r\nb\n", &used),
+	    SMTP_BODY_MORE);
+	/* CR . LF, CR . CR: no line ends at a lone CR. */
+	ck_assert_int_eq(outcome(&lf_session, "a\r.\nb\n", &used),
+	    SMTP_BODY_MORE);
+	ck_assert_int_eq(outcome(&lf_session, "a\n.\rb\n", &used),
+	    SMTP_BODY_MORE);
+	/* Once the session sent CRLF, a later LF . LF is data. */
+	ck_assert_int_eq(outcome(&lf_session, "a\r\nb\n.\nc\n", &used),
+	    SMTP_BODY_MORE);
+	/* ... and the message, ended properly, holds bare LFs: refused. */
+	ck_assert_int_eq(outcome(&lf_session, "a\n.\r\nb\r\n.\r\n", &used),
+	    SMTP_BODY_BARE);
+	ck_assert_int_eq(outcome(&lf_session, "a\r\nb\n.\nc\r\n.\r\n", &used),
+	    SMTP_BODY_BARE);
+}
+END_TEST
+
+START_TEST(crlf_session_malformed_endings)
+{
+	static const char *const not_ends[] = {
+		"a\n.\n", "a\r.\n", "a\n.\r\n", "a\r\n.\r", "a\r\n.\n",
+		"a\r.\r\n", "a\r\n.\rb\r\n", "a\n.\rb\n", "a\r\n .\r\n",
+		"a\r\n.x\r\n", "a\r\n.\r\r\n",
+	};
+	size_t used;
+
+	for (size_t i = 0; i < sizeof(not_ends) / sizeof(not_ends[0]); i++)
+		ck_assert_msg(outcome(&crlf_session, not_ends[i], &used) ==
+		    SMTP_BODY_MORE, "%zu ended", i);
+	/* Each, followed by a proper end, is refused when it held a bare
+	 * LF or CR, and taken when it did not. */
+	for (size_t i = 0; i < sizeof(not_ends) / sizeof(not_ends[0]); i++) {
+		char in[64];
+		bool bare;
+
+		snprintf(in, sizeof(in), "%s\r\n.\r\n", not_ends[i]);
+		bare = strcmp(not_ends[i], "a\r\n .\r\n") != 0 &&
+		    strcmp(not_ends[i], "a\r\n.x\r\n") != 0;
+		ck_assert_msg(outcome(&crlf_session, in, &used) ==
+		    (bare ? SMTP_BODY_BARE : SMTP_BODY_END), "%zu", i);
+		ck_assert_uint_eq(used, strlen(in));
+	}
+	ck_assert_int_eq(outcome(&crlf_session, "a\r\n.\r\n", &used),
+	    SMTP_BODY_END);
+	ck_assert_int_eq(outcome(&crlf_session, ".\r\n", &used),
+	    SMTP_BODY_END);
+}
+END_TEST
+
+START_TEST(body_is_stored_unstuffed_with_lf)
+{
+	struct smtp_ends e = crlf_session;
+	struct smtp_body b = { 0 };
+	const char *in = "..x\r\n..\r\n.\r\nafter";
+	size_t used;
+
+	ck_assert_int_eq(feed(&e, &b, in, strlen(in), &used), SMTP_BODY_END);
+	ck_assert_uint_eq(b.len, 5);
+	ck_assert(memcmp(b.buf, ".x\n.\n", 5) == 0);
+	ck_assert_uint_eq(b.size, 7);         /* ".x\r\n.\r\n" */
+	ck_assert_uint_eq(b.lines, 2);
+	ck_assert_uint_eq(used, strlen(in) - 5);
+	smtp_body_free(&b);
+}
+END_TEST
+
+START_TEST(long_lines_keep_dots_in_place)
+{
+	struct smtp_ends e = crlf_session;
+	struct smtp_body b = { 0 };
+	char in[3 * CUT];
+	size_t used, n;
+
+	/* A long line, then "." that continues it (not a line start). */
+	memset(in, 'x', CUT);
+	n = CUT;
+	n += (size_t)sprintf(in + n, ".\r\n.\r\n");
+	ck_assert_int_eq(feed(&e, &b, in, n, &used), SMTP_BODY_END);
+	ck_assert_uint_eq(b.len, CUT + 2);
+	ck_assert(memcmp(b.buf + CUT, ".\n", 2) == 0);
+	smtp_body_free(&b);
+}
+END_TEST
+
+START_TEST(size_limit_stops_storing)
+{
+	struct smtp_ends e = crlf_session;
+	struct smtp_body b = { 0 };
+	const char *in = "0123456789\r\n0123456789\r\n.\r\n";
+	struct smtp_piece p;
+	size_t at = 0, n;
+	enum smtp_body_result r = SMTP_BODY_MORE;
+
+	smtp_body_begin(&b, 15);
+	while (r == SMTP_BODY_MORE &&
+	    (n = smtp_cut(in + at, strlen(in) - at, CUT, &p)) > 0) {
+		at += n;
+		r = smtp_body_piece(&b, &e, &p);
+	}
+	ck_assert_int_eq(r, SMTP_BODY_END);
+	ck_assert(b.over);
+	ck_assert_uint_le(b.len, 15);
+	smtp_body_free(&b);
+}
+END_TEST
+
+START_TEST(maildir_flags_keep_the_old)
+{
+	char out[MAILDIR_NAME_MAX + 1];
+
+	ck_assert(maildir_flag_name("123.M1P2.h,S=5", 'S', out, sizeof(out)));
+	ck_assert_str_eq(out, "123.M1P2.h,S=5:2,S");
+	ck_assert(maildir_flag_name("123.x:2,FR", 'S', out, sizeof(out)));
+	ck_assert_str_eq(out, "123.x:2,FRS");
+	ck_assert(maildir_flag_name("123.x:2,DT", 'S', out, sizeof(out)));
+	ck_assert_str_eq(out, "123.x:2,DST");
+	ck_assert(maildir_flag_name("123.x:2,RS", 'S', out, sizeof(out)));
+	ck_assert_str_eq(out, "123.x:2,RS");
+	ck_assert(!maildir_flag_name("123.x", 'S', out, 8));
+}
+END_TEST
+
+START_TEST(maildir_uidl_is_stable)
+{
+	char a[MAILDIR_UIDL_MAX + 1], b[MAILDIR_UIDL_MAX + 1];
+	char longname[200];
+
+	maildir_uidl("123.M1P2.h,S=5,W=6", a);
+	maildir_uidl("123.M1P2.h,S=5,W=6:2,S", b);
+	ck_assert_str_eq(a, "123.M1P2.h,S=5,W=6");
+	ck_assert_str_eq(a, b);
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	maildir_uidl(longname, a);
+	ck_assert_uint_eq(strlen(a), 16);
+	maildir_uidl(longname, b);
+	ck_assert_str_eq(a, b);
+	maildir_uidl("with space", a);
+	ck_assert_uint_eq(strlen(a), 16);
+}
+END_TEST
+
+START_TEST(maildir_crlf_size_counts_bare_lf)
+{
+	bool cr = false;
+
+	ck_assert_uint_eq(maildir_crlf_size("a\nb\n", 4, &cr), 6);
+	cr = false;
+	ck_assert_uint_eq(maildir_crlf_size("a\r\nb\n", 5, &cr), 6);
+	cr = false;
+	ck_assert_uint_eq(maildir_crlf_size("a\r", 2, &cr), 2);
+	ck_assert(cr);
+	ck_assert_uint_eq(maildir_crlf_size("\nb", 2, &cr), 2);
+}
+END_TEST
+
+START_TEST(maildir_delivers_and_lists)
+{
+	char root[] = "/tmp/check_mail.XXXXXX", name[MAILDIR_NAME_MAX + 1];
+	char name2[MAILDIR_NAME_MAX + 1];
+	struct maildir_box mb;
+	struct maildir_list l;
+	int rootfd, fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	rootfd = open(root, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(rootfd, 0);
+	ck_assert_int_eq(maildir_open(rootfd, "alice", &mb), 0);
+	maildir_unique_name(name, sizeof(name), "h/o:st", 4, 6);
+	ck_assert_ptr_nonnull(strstr(name, ".h\\057o\\072st,S=4,W=6"));
+	maildir_unique_name(name2, sizeof(name2), "h", 3, 3);
+	ck_assert_str_ne(name, name2);
+	fd = openat(mb.newfd, name, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_eq(write(fd, "a\nb\n", 4), 4);
+	close(fd);
+	/* A file without sizes in its name is measured. */
+	fd = openat(mb.curfd, "99999999999.foreign:2,F", O_CREAT | O_WRONLY,
+	    0600);
+	ck_assert_int_eq(write(fd, "x\n", 2), 2);
+	close(fd);
+	fd = openat(mb.newfd, ".hidden", O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	ck_assert_int_eq(maildir_scan(&mb, &l), 0);
+	ck_assert_uint_eq(l.n, 2);
+	ck_assert_str_eq(l.msgs[0].name, name);
+	ck_assert_uint_eq(l.msgs[0].vsize, 6);
+	ck_assert_uint_eq(l.msgs[1].fsize, 2);
+	ck_assert_uint_eq(l.msgs[1].vsize, 3);
+	ck_assert_int_eq(maildir_mark_seen(&mb, &l.msgs[0]), 0);
+	ck_assert_int_eq(l.msgs[0].sub, MAILDIR_CUR);
+	ck_assert_int_eq(faccessat(mb.curfd, l.msgs[0].name, F_OK, 0), 0);
+	ck_assert_int_eq(maildir_mark_seen(&mb, &l.msgs[1]), 0);
+	ck_assert_str_eq(l.msgs[1].name, "99999999999.foreign:2,FS");
+	maildir_list_free(&l);
+	maildir_close(&mb);
+	close(rootfd);
+	{
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
+static Suite *
+mail_suite(void)
+{
+	Suite *s = suite_create("mail");
+	TCase *t = tcase_create("smtp_line");
+
+	tcase_add_test(t, cut_keeps_each_ending);
+	tcase_add_test(t, cut_never_splits_crlf);
+	tcase_add_test(t, lf_session_ends_at_lf_dot_lf);
+	tcase_add_test(t, lf_session_malformed_endings_do_not_end);
+	tcase_add_test(t, crlf_session_malformed_endings);
+	tcase_add_test(t, body_is_stored_unstuffed_with_lf);
+	tcase_add_test(t, long_lines_keep_dots_in_place);
+	tcase_add_test(t, size_limit_stops_storing);
+	suite_add_tcase(s, t);
+	t = tcase_create("maildir");
+	tcase_add_test(t, maildir_flags_keep_the_old);
+	tcase_add_test(t, maildir_uidl_is_stable);
+	tcase_add_test(t, maildir_crlf_size_counts_bare_lf);
+	tcase_add_test(t, maildir_delivers_and_lists);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *r = srunner_create(mail_suite());
+	int failed;
+
+	srunner_run_all(r, CK_NORMAL);
+	failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
