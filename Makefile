@@ -50,7 +50,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps run check unit integration install clean bench fuzz fuzz-build \
+.PHONY: all deps deps-test run check unit integration install clean bench fuzz fuzz-build \
         fuzz-deps check-sanitize
 
 all: $(BUILD)/multid
@@ -120,6 +120,24 @@ deps:
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
+# Clients and components only the tests use: make check installs them
+# too (a real browser for the file browser, testssl.sh for TLS, ...).
+TEST_DEBS = chromium:chromium testssl:testssl.sh ncat:ncat
+deps-test:
+	@missing=""; \
+	for pair in $(TEST_DEBS); do \
+	    PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null 2>&1 || \
+	        missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "missing:$$missing - run 'make deps-test' as root, or: apt-get install$$missing" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "installing:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
 # Order-only: the first build in a tree runs deps once.
 deps-checked:
 	@$(MAKE) --no-print-directory deps
@@ -130,7 +148,7 @@ run: deps
 	@sh conf/connect-help.sh $(CONF)
 	exec $(BUILD)/multid -c $(CONF)
 
-check: deps
+check: deps deps-test
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory unit integration
 
