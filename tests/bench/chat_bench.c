@@ -43,6 +43,9 @@
  * Output, one line:
  *   deliveries_s=... msgs_s=... p50_us=... p99_us=... lost=... garbled=...
  *   errors=... sent=... wall_s=... bench_cpu_s=... server_cpu_s=...
+ *   mid_deliveries_s=... first10_s=... last10_s=...
+ * (the last three with -N: the rate between 10 % and 90 % of the
+ * deliveries, and the seconds the first and the last 10 % took).
  */
 #include <sys/epoll.h>
 
@@ -90,6 +93,8 @@ static uint64_t count;              /* -N: messages in all; 0: timed */
 static int msg_bytes;               /* -L: bytes per message line; 0: pad */
 static int ncourse;                 /* -C: clients of the course protocol */
 static int64_t first_ns, last_ns;   /* first send, last delivery */
+static uint64_t mark10, mark90;     /* -N: 10 % and 90 % of the deliveries */
+static int64_t t10_ns, t90_ns;      /* when they were reached */
 
 static void
 client_lost(struct client *c, const char *why)
@@ -228,6 +233,10 @@ on_message(struct client *r, const char *name, size_t namelen,
 	snd->delivered++;
 	deliveries_total++;
 	last_ns = now;
+	if (deliveries_total == mark10)
+		t10_ns = now;
+	if (deliveries_total == mark90)
+		t90_ns = now;
 	if (now >= t0 && now < t1) {
 		counted++;
 		hist_add(&lat, now - (int64_t)ns);
@@ -539,6 +548,8 @@ run_count(void)
 		    ((uint64_t)i < count % (uint64_t)nsenders);
 	t0 = 0;
 	t1 = INT64_MAX;
+	mark10 = want / 10;
+	mark90 = want - want / 10;
 	while (deliveries_total < want && bench_now_ns() < deadline) {
 		send_window();
 		poll_once(1);
@@ -614,14 +625,22 @@ main(int argc, char **argv)
 	uint64_t expected = deliveries_expected();
 	uint64_t lost = expected > deliveries_total ? expected - deliveries_total : 0;
 
+	/* -N: the rate between 10 % and 90 % of the deliveries, without the
+	 * start and the end of the run. */
+	double mid = t90_ns > t10_ns ? (double)(mark90 - mark10) /
+	    ((double)(t90_ns - t10_ns) / 1e9) : 0;
+
 	printf("deliveries_s=%.0f msgs_s=%.0f p50_us=%.1f p99_us=%.1f "
 	    "lost=%llu garbled=%llu errors=%llu sent=%llu wall_s=%.3f "
-	    "bench_cpu_s=%.3f server_cpu_s=%.3f\n",
+	    "bench_cpu_s=%.3f server_cpu_s=%.3f mid_deliveries_s=%.0f "
+	    "first10_s=%.3f last10_s=%.3f\n",
 	    (double)counted / secs, (double)counted / secs / (nclients - 1),
 	    (double)hist_quantile(&lat, 0.5) / 1e3,
 	    (double)hist_quantile(&lat, 0.99) / 1e3, (unsigned long long)lost,
 	    (unsigned long long)garbled, (unsigned long long)errors,
-	    (unsigned long long)sent, wall, cpu, srv);
+	    (unsigned long long)sent, wall, cpu, srv, mid,
+	    t10_ns > first_ns ? (double)(t10_ns - first_ns) / 1e9 : 0,
+	    last_ns > t90_ns && t90_ns > 0 ? (double)(last_ns - t90_ns) / 1e9 : 0);
 	for (int i = 0; i < nclients; i++)
 		if (clients[i].fd >= 0)
 			close(clients[i].fd);
