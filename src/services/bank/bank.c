@@ -31,9 +31,9 @@
 #include "../../cmd.h"
 #include "../../conn.h"
 #include "../../log.h"
+#include "../../name.h"
 #include "../../passwd.h"
 #include "../../server.h"
-#include "../chat.h"
 #include "bank_amount.h"
 #include "store.h"
 
@@ -45,8 +45,8 @@
 #define BANK_HASH_THREADS  2          /* yescrypt runs in parallel */
 #define BANK_REPLY_INLINE  96         /* one-line replies fit here */
 
-_Static_assert(BANK_NAME_MAX == CHAT_NAME_MAX,
-    "account names follow chat's rule");
+_Static_assert(BANK_NAME_MAX == NAME_LEN_MAX,
+    "account names follow the nickname rule");
 _Static_assert(BANK_SECRET_MAX <= PASSWD_SECRET_MAX, "secrets fit");
 
 /* ---- configuration --------------------------------------------------- */
@@ -427,7 +427,7 @@ bank_cmd_open(void *session, int argc, char **argv)
 	struct bank_op *op;
 
 	(void)argc;
-	if (!chat_valid_name(argv[1])) {
+	if (!name_valid(argv[1])) {
 		conn_reply(cl->conn, "ERR bad name");
 		return LINE_MORE;
 	}
@@ -455,7 +455,7 @@ bank_cmd_login(void *session, int argc, char **argv)
 	(void)argc;
 	if ((op = bank_cmd_op(cl, BANK_OP_FIND)) == NULL)
 		return LINE_MORE;
-	if (chat_valid_name(argv[1]) && bank_secret_ok(argv[2]))
+	if (name_valid(argv[1]) && bank_secret_ok(argv[2]))
 		memcpy(op->req.name, argv[1], strlen(argv[1]) + 1);
 	passwd_set_secret(&op->pw, argv[2]);
 	return bank_submit(cl, op);
@@ -497,7 +497,7 @@ bank_cmd_money(struct bank_client *cl, enum bank_req_op cmd,
 		conn_reply(cl->conn, "ERR bad amount");
 		return LINE_MORE;
 	}
-	if (name != NULL && !chat_valid_name(name)) {
+	if (name != NULL && !name_valid(name)) {
 		conn_reply(cl->conn, "ERR no such account");
 		return LINE_MORE;
 	}

@@ -29,7 +29,7 @@
 #include "../../passwd.h"
 #include "../../worker.h"
 
-#define BANK_NAME_MAX      16         /* account names (chat's rule) */
+#define BANK_NAME_MAX      16         /* account names (name.h's rule) */
 
 struct ev_loop;
 struct svc;
