@@ -19,6 +19,7 @@ extern const struct service_type bank_service;
 extern const struct service_type log_service;
 extern const struct service_type http_service;
 extern const struct service_type metrics_service;
+extern const struct service_type smtp_service;
 
 const struct service_type *const service_types[] = {
 	&echo_service,          /* RFC 862 */
@@ -33,6 +34,7 @@ const struct service_type *const service_types[] = {
 	&log_service,           /* UDP log aggregation */
 	&http_service,          /* static files and directory listings */
 	&metrics_service,       /* Prometheus exposition */
+	&smtp_service,          /* a mail drop into Maildir */
 	NULL
 };
 

@@ -1,0 +1,967 @@
+/*
+ * smtp.c - a mail drop (SPEC §3 smtp): takes mail for local mailboxes and
+ * stores it in Maildir, never relays.  Replies are worded as Postfix
+ * words them, so every client (the course's, swaks, curl, smtplib) sees
+ * what it expects.
+ *
+ * Input is read raw and cut by smtp_line.c, which keeps each line's
+ * ending: the end of DATA depends on it (the smuggling rule).  A message
+ * is kept in memory up to max_size, then written once per recipient by
+ * the durable helper (tmp/, fsync, rename into new/, fsync of new/, many
+ * messages sharing one sync); "250 ... queued as" goes out only when
+ * every copy is on disk, and a copy that fails takes the others back.
+ * Meanwhile the connection is paused, so pipelined commands wait.
+ *
+ * STARTTLS (SPEC §6) is not offered yet: its EHLO line and its command
+ * row go where the comments below say, and its handler must throw away
+ * the input buffered after the command.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "../../cmd.h"
+#include "../../conn.h"
+#include "../../durable.h"
+#include "../../name.h"
+#include "../../server.h"
+#include "../../utf8.h"
+#include "maildir.h"
+#include "smtp_line.h"
+
+#define SMTP_CMD_MAX       2048       /* a command line, bytes (Postfix's
+                                         line_length_limit) */
+#define SMTP_DATA_CUT      8192       /* DATA is taken in pieces of this */
+#define SMTP_RCPT_MAX      100        /* recipients per message */
+#define SMTP_ERRORS_MAX    20         /* errors before the session ends
+                                         (Postfix's smtpd_hard_error_limit) */
+#define SMTP_OVERSHOOT_MAX 1000       /* recipients past the limit that are
+                                         not errors (Postfix's
+                                         smtpd_recipient_overshoot_limit) */
+#define SMTP_ADDR_MAX      254        /* an address, bytes */
+#define SMTP_HELO_MAX      255        /* a HELO name kept, bytes */
+#define SMTP_SIZE_MAX      1073741824L /* the largest max_size */
+
+struct smtp_conf {
+	char          *maildir;       /* the directory of the mailboxes */
+	struct strlist mailboxes;     /* accepted local parts; none: any name
+	                                 that follows the nickname rule */
+	char          *hostname;      /* in the greeting and Received: */
+	long           max_size;      /* bytes of a message, at most */
+};
+
+static const struct smtp_conf smtp_defaults = {
+	.max_size = 10485760,
+};
+
+static const struct cfg_key smtp_keys[] = {
+	{ "maildir", CFG_PATH, offsetof(struct smtp_conf, maildir), 1, 4096,
+	  NULL },
+	{ "mailboxes", CFG_STRLIST, offsetof(struct smtp_conf, mailboxes), 1,
+	  100000, NULL },
+	{ "hostname", CFG_STRING, offsetof(struct smtp_conf, hostname), 1, 253,
+	  NULL },
+	{ "max_size", CFG_INT, offsetof(struct smtp_conf, max_size), 1,
+	  SMTP_SIZE_MAX, NULL },
+	CFG_KEY_END
+};
+
+static const struct svc_counter smtp_counters[] = {
+	{ "multid_smtp_messages_total",
+	  "Messages stored, each in every recipient's mailbox." },
+	{ "multid_smtp_refused_total",
+	  "Messages refused after DATA (size, bare line ends, storage)." },
+	{ NULL, NULL }
+};
+
+enum { SMTP_COUNTER_STORED, SMTP_COUNTER_REFUSED };
+
+/* The running service. */
+struct smtp_service {
+	struct svc     *svc;          /* for counters and log lines */
+	int             rootfd;       /* the maildir directory */
+	struct durable *durable;      /* the writing thread */
+	bool            stopping;     /* the stop hook has begun */
+};
+
+/* Where a session is. */
+enum smtp_phase {
+	SMTP_COMMANDS,                /* reading commands */
+	SMTP_DATA,                    /* reading a message after 354 */
+	SMTP_STORING,                 /* a message is on its way to disk */
+};
+
+struct smtp_session;
+
+/* One copy of a message, for one recipient's mailbox. */
+struct smtp_copy {
+	struct durable_req req;       /* the durable write */
+	struct maildir_box mb;        /* the mailbox's directories */
+	struct smtp_delivery *dl;     /* the delivery it belongs to */
+};
+
+/* A message on its way into every recipient's new/. */
+struct smtp_delivery {
+	struct smtp_session *session; /* NULL once the connection ended */
+	struct smtp_service *service; /* for counters and log lines */
+	char                *data;    /* Received: and the message */
+	size_t               len;     /* bytes in data */
+	struct smtp_copy    *copies;  /* one per mailbox */
+	size_t               ncopies; /* how many */
+	size_t               pending; /* copies not done yet */
+	int                  result;  /* 0, or the first copy's error */
+	char                 id[24];  /* the queue id in the reply */
+	char                 name[MAILDIR_NAME_MAX + 1]; /* its file name */
+};
+
+/* One connection. */
+struct smtp_session {
+	struct conn          *conn;   /* the connection */
+	const struct smtp_conf *conf; /* its configuration */
+	enum smtp_phase       phase;  /* see enum smtp_phase */
+	struct smtp_ends      ends;   /* the line endings it used */
+	bool                  esmtp;  /* greeted with EHLO */
+	bool                  mail;   /* MAIL was taken: a transaction */
+	bool                  discarding; /* the rest of an over-long line */
+	bool                  eof;    /* the client half-closed */
+	unsigned              errors; /* error replies so far */
+	char                  helo[SMTP_HELO_MAX + 1]; /* HELO/EHLO name */
+	char                  rcpt_text[SMTP_ADDR_MAX + 1]; /* the first
+	                                 recipient, for Received: */
+	char                (*boxes)[NAME_LEN_MAX + 1]; /* accepted mailboxes */
+	size_t                nrcpt;  /* mailboxes in boxes */
+	size_t                rcpts;  /* RCPTs accepted (a mailbox named
+	                                 twice counts twice) */
+	unsigned              overshoot; /* RCPTs past the limit */
+	struct smtp_body      body;   /* the message being read */
+	struct smtp_delivery *dl;     /* the message being stored */
+	char                  line[SMTP_CMD_MAX + 1]; /* a command, copied */
+};
+
+/* ---- replies ------------------------------------------------------------ */
+
+static const char *
+smtp_host(const struct smtp_session *s)
+{
+	return s->conf->hostname;
+}
+
+/* An error reply; after SMTP_ERRORS_MAX the session ends, as Postfix's. */
+static void
+smtp_error(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+smtp_error(struct smtp_session *s, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	conn_reply(s->conn, "%s", text);
+	if (++s->errors >= SMTP_ERRORS_MAX) {
+		conn_reply(s->conn, "421 4.7.0 %s Error: too many errors",
+		    smtp_host(s));
+		conn_close_after_flush(s->conn);
+	}
+}
+
+/* Forgets the transaction (RSET, HELO, after a message). */
+static void
+smtp_reset(struct smtp_session *s)
+{
+	s->mail = false;
+	s->nrcpt = 0;
+	s->rcpts = 0;
+	s->overshoot = 0;
+	s->rcpt_text[0] = '\0';
+}
+
+/* ---- addresses ---------------------------------------------------------- */
+
+/* Takes "KEYWORD:<address> PARAMS" (Postfix also takes a blank after the
+ * colon and an address without brackets).  Sets *addr and *params, both
+ * inside arg; -1 when it does not parse. */
+static int
+smtp_path(char *arg, const char *keyword, char **addr, char **params)
+{
+	size_t kl = strlen(keyword);
+	char *p = arg, *end;
+
+	if (arg == NULL || strncasecmp(p, keyword, kl) != 0)
+		return -1;
+	p += kl;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '<') {
+		if ((end = strchr(++p, '>')) == NULL)
+			return -1;
+	} else {
+		end = p + strcspn(p, " \t");
+		if (end == p)
+			return -1;
+	}
+	*params = *end != '\0' ? end + 1 : end;
+	*end = '\0';
+	while (**params == ' ' || **params == '\t')
+		(*params)++;
+	if (*p == '@' && (p = strchr(p, ':')) != NULL)  /* a source route */
+		p++;
+	*addr = p != NULL ? p : end;
+	return p != NULL ? 0 : -1;
+}
+
+/* An address may hold printable ASCII and UTF-8 (SMTPUTF8), nothing
+ * else: no controls, no blanks, no NUL, no broken sequences. */
+static bool
+smtp_addr_ok(const char *addr)
+{
+	size_t len = strlen(addr);
+
+	if (len > SMTP_ADDR_MAX || !utf8_valid(addr, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)addr[i];
+		if (c <= 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* The mailbox of a recipient: its local part, lower-cased, when it is
+ * one this service takes; false otherwise. */
+static bool
+smtp_mailbox(const struct smtp_conf *conf, const char *addr,
+    char box[NAME_LEN_MAX + 1])
+{
+	const char *at = strrchr(addr, '@');
+	size_t len = at != NULL ? (size_t)(at - addr) : strlen(addr);
+
+	if (len == 0 || len > NAME_LEN_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		box[i] = (char)((addr[i] >= 'A' && addr[i] <= 'Z') ?
+		    addr[i] - 'A' + 'a' : addr[i]);
+	box[len] = '\0';
+	if (!name_valid(box))
+		return false;
+	if (conf->mailboxes.n == 0)
+		return true;
+	for (size_t i = 0; i < conf->mailboxes.n; i++)
+		if (strcasecmp(conf->mailboxes.v[i], box) == 0)
+			return true;
+	return false;
+}
+
+/* Checks MAIL's parameters: SIZE, BODY, SMTPUTF8.  0, or a reply was
+ * sent. */
+static int
+smtp_mail_params(struct smtp_session *s, char *params)
+{
+	char *save = NULL;
+
+	for (char *w = strtok_r(params, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		if (strncasecmp(w, "SIZE=", 5) == 0) {
+			char *end;
+			unsigned long long v = strtoull(w + 5, &end, 10);
+			if (*end != '\0' || end == w + 5) {
+				smtp_error(s, "501 5.5.4 Bad message size syntax");
+				return -1;
+			}
+			if (v > (unsigned long long)s->conf->max_size) {
+				smtp_error(s, "552 5.3.4 Message size exceeds "
+				    "fixed limit");
+				return -1;
+			}
+		} else if (strcasecmp(w, "BODY=8BITMIME") != 0 &&
+		    strcasecmp(w, "BODY=7BIT") != 0 &&
+		    strcasecmp(w, "SMTPUTF8") != 0) {
+			smtp_error(s, "555 5.5.4 Unsupported option: %s", w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int
+smtp_cmd_helo(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+	size_t n = 0;
+
+	(void)argc;
+	for (const char *p = argv[1]; *p != '\0' && n < SMTP_HELO_MAX; p++)
+		s->helo[n++] = (*p > 0x20 && *p < 0x7f) ? *p : '?';
+	s->helo[n] = '\0';
+	smtp_reset(s);
+	s->esmtp = strcasecmp(argv[0], "EHLO") == 0;
+	if (!s->esmtp) {
+		conn_reply(s->conn, "250 %s", smtp_host(s));
+		return 0;
+	}
+	/* With STARTTLS (SPEC §6), "250-STARTTLS" goes before SMTPUTF8. */
+	conn_reply(s->conn, "250-%s", smtp_host(s));
+	conn_reply(s->conn, "250-PIPELINING");
+	conn_reply(s->conn, "250-SIZE %ld", s->conf->max_size);
+	conn_reply(s->conn, "250-ENHANCEDSTATUSCODES");
+	conn_reply(s->conn, "250-8BITMIME");
+	conn_reply(s->conn, "250 SMTPUTF8");
+	return 0;
+}
+
+static int
+smtp_cmd_mail(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+	char *addr, *params;
+
+	if (s->mail) {
+		smtp_error(s, "503 5.5.1 Error: nested MAIL command");
+		return 0;
+	}
+	if (argc < 2 || smtp_path(argv[1], "FROM:", &addr, &params) != 0) {
+		smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return 0;
+	}
+	if (addr[0] != '\0' && !smtp_addr_ok(addr)) {
+		smtp_error(s, "501 5.1.7 Bad sender address syntax");
+		return 0;
+	}
+	if (smtp_mail_params(s, params) != 0)
+		return 0;
+	s->mail = true;
+	conn_reply(s->conn, "250 2.1.0 Ok");
+	return 0;
+}
+
+/* Adds box to the recipients unless it is there already. */
+static void
+smtp_add_box(struct smtp_session *s, const char *box)
+{
+	for (size_t i = 0; i < s->nrcpt; i++)
+		if (strcmp(s->boxes[i], box) == 0)
+			return;
+	memcpy(s->boxes[s->nrcpt++], box, NAME_LEN_MAX + 1);
+}
+
+static int
+smtp_cmd_rcpt(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+	char box[NAME_LEN_MAX + 1], *addr, *params;
+
+	if (!s->mail) {
+		smtp_error(s, "503 5.5.1 Error: need MAIL command");
+		return 0;
+	}
+	if (argc < 2 || smtp_path(argv[1], "TO:", &addr, &params) != 0) {
+		smtp_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return 0;
+	}
+	if (addr[0] == '\0' || !smtp_addr_ok(addr)) {
+		smtp_error(s, "501 5.1.3 Bad recipient address syntax");
+		return 0;
+	}
+	if (s->rcpts >= SMTP_RCPT_MAX) {
+		if (++s->overshoot > SMTP_OVERSHOOT_MAX)
+			smtp_error(s, "452 4.5.3 Error: too many recipients");
+		else
+			conn_reply(s->conn, "452 4.5.3 Error: too many "
+			    "recipients");
+		return 0;
+	}
+	if (!smtp_mailbox(s->conf, addr, box)) {
+		smtp_error(s, "550 5.1.1 <%s>: Recipient address rejected",
+		    addr);
+		return 0;
+	}
+	if (s->rcpt_text[0] == '\0')
+		snprintf(s->rcpt_text, sizeof(s->rcpt_text), "%s", addr);
+	smtp_add_box(s, box);
+	s->rcpts++;
+	conn_reply(s->conn, "250 2.1.5 Ok");
+	return 0;
+}
+
+static int
+smtp_cmd_data(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	if (!s->mail) {
+		smtp_error(s, "503 5.5.1 Error: need RCPT command");
+		return 0;
+	}
+	if (s->nrcpt == 0) {
+		smtp_error(s, "554 5.5.1 Error: no valid recipients");
+		return 0;
+	}
+	smtp_body_begin(&s->body, (size_t)s->conf->max_size);
+	s->phase = SMTP_DATA;
+	conn_reply(s->conn, "354 End data with <CR><LF>.<CR><LF>");
+	return 0;
+}
+
+static int
+smtp_cmd_rset(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	smtp_reset(s);
+	conn_reply(s->conn, "250 2.0.0 Ok");
+	return 0;
+}
+
+static int
+smtp_cmd_noop(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	conn_reply(s->conn, "250 2.0.0 Ok");
+	return 0;
+}
+
+static int
+smtp_cmd_vrfy(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	conn_reply(s->conn, "252 2.0.0 Cannot VRFY user, but will accept "
+	    "message and attempt delivery");
+	return 0;
+}
+
+static int
+smtp_cmd_quit(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	conn_reply(s->conn, "221 2.0.0 Bye");
+	conn_close_after_flush(s->conn);
+	return 0;
+}
+
+/* The usage text is the whole reply to a command with the wrong number
+ * of arguments.  STARTTLS gets its row here (SPEC §6). */
+static const struct cmd_def smtp_commands[] = {
+	{ CMD_WORD("HELO"), 1, CMD_ANY, CMD_ALL_STATES, 0,
+	  "501 Syntax: HELO hostname", smtp_cmd_helo },
+	{ CMD_WORD("EHLO"), 1, CMD_ANY, CMD_ALL_STATES, 0,
+	  "501 Syntax: EHLO hostname", smtp_cmd_helo },
+	{ CMD_WORD("MAIL"), 1, 1, CMD_ALL_STATES, CMD_REST,
+	  "501 5.5.4 Syntax: MAIL FROM:<address>", smtp_cmd_mail },
+	{ CMD_WORD("RCPT"), 1, 1, CMD_ALL_STATES, CMD_REST,
+	  "501 5.5.4 Syntax: RCPT TO:<address>", smtp_cmd_rcpt },
+	{ CMD_WORD("DATA"), 0, 0, CMD_ALL_STATES, 0,
+	  "501 5.5.4 Syntax: DATA", smtp_cmd_data },
+	{ CMD_WORD("RSET"), 0, 0, CMD_ALL_STATES, 0,
+	  "501 5.5.4 Syntax: RSET", smtp_cmd_rset },
+	{ CMD_WORD("NOOP"), 0, CMD_ANY, CMD_ALL_STATES, 0,
+	  "501 5.5.4 Syntax: NOOP", smtp_cmd_noop },
+	{ CMD_WORD("VRFY"), 1, 1, CMD_ALL_STATES, CMD_REST,
+	  "501 5.5.4 Syntax: VRFY address", smtp_cmd_vrfy },
+	{ CMD_WORD("QUIT"), 0, CMD_ANY, CMD_ALL_STATES, 0,
+	  "501 5.5.4 Syntax: QUIT", smtp_cmd_quit },
+	{ .word = NULL }
+};
+
+/* One whole command line (or the end of an over-long one). */
+static void
+smtp_command(struct smtp_session *s, const struct smtp_piece *p)
+{
+	struct cmd_call call;
+
+	smtp_ends_note(&s->ends, p->eol);
+	if (p->eol == SMTP_EOL_NONE || s->discarding) {
+		/* Pieces come only for lines past SMTP_DATA_CUT; the limit
+		 * for a command is lower and checked below. */
+		s->discarding = p->eol == SMTP_EOL_NONE;
+		if (!s->discarding)
+			smtp_error(s, "500 5.5.0 Error: line too long");
+		return;
+	}
+	if (p->len > SMTP_CMD_MAX) {
+		smtp_error(s, "500 5.5.0 Error: line too long");
+		return;
+	}
+	if (memchr(p->text, '\0', p->len) != NULL) {
+		smtp_error(s, "500 5.5.2 Error: command not recognized");
+		return;
+	}
+	memcpy(s->line, p->text, p->len);
+	s->line[p->len] = '\0';
+	switch (cmd_parse(smtp_commands, s->line, p->len, CMD_ALL_STATES,
+	    &call)) {
+	case CMD_OK:
+		cmd_call(&call, s);
+		break;
+	case CMD_BLANK:
+	case CMD_UNKNOWN:
+	case CMD_STATE:
+		smtp_error(s, "500 5.5.2 Error: command not recognized");
+		break;
+	case CMD_USAGE:
+		smtp_error(s, "%s", call.def->usage);
+		break;
+	}
+}
+
+/* ---- storing ------------------------------------------------------------ */
+
+/* The client's address as Postfix writes it in Received: "1.2.3.4" or
+ * "IPv6:::1". */
+static void
+smtp_peer_ip(const struct conn *c, char *out, size_t size)
+{
+	char host[NI_MAXHOST];
+
+	if (getnameinfo((const struct sockaddr *)&c->peer, c->peerlen, host,
+	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	if (c->peer.ss_family == AF_INET6)
+		snprintf(out, size, "IPv6:%s", host);
+	else
+		snprintf(out, size, "%s", host);
+}
+
+/* The Received: header that goes before the message. */
+static int
+smtp_received(struct smtp_session *s, const char *id, char *out,
+    size_t size)
+{
+	char ip[NI_MAXHOST + 8], date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	smtp_peer_ip(s->conn, ip, sizeof(ip));
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000 (UTC)", &tm);
+	if (s->nrcpt == 1)
+		return snprintf(out, size, "Received: from %s (unknown [%s])\n"
+		    "\tby %s (multid) with %s id %s\n\tfor <%s>; %s\n",
+		    s->helo[0] != '\0' ? s->helo : "unknown", ip, smtp_host(s),
+		    s->esmtp ? "ESMTP" : "SMTP", id, s->rcpt_text, date);
+	return snprintf(out, size, "Received: from %s (unknown [%s])\n"
+	    "\tby %s (multid) with %s id %s;\n\t%s\n",
+	    s->helo[0] != '\0' ? s->helo : "unknown", ip, smtp_host(s),
+	    s->esmtp ? "ESMTP" : "SMTP", id, date);
+}
+
+static void
+smtp_delivery_free(struct smtp_delivery *dl)
+{
+	for (size_t i = 0; i < dl->ncopies; i++)
+		maildir_close(&dl->copies[i].mb);
+	free(dl->copies);
+	free(dl->data);
+	free(dl);
+}
+
+/* The reply to a delivery once every copy is done; copies that were
+ * stored are taken back when another failed, so nothing is half there. */
+static void
+smtp_delivery_end(struct smtp_delivery *dl)
+{
+	struct smtp_session *s = dl->session;
+	struct svc *svc = dl->service->svc;
+
+	if (dl->result != 0) {
+		for (size_t i = 0; i < dl->ncopies; i++)
+			if (dl->copies[i].req.result == 0)
+				unlinkat(dl->copies[i].mb.newfd, dl->name, 0);
+		svc->stats.custom[SMTP_COUNTER_REFUSED]++;
+		svc_log(svc, LOG_LVL_WARNING, "cannot store a message: %s",
+		    strerror(-dl->result));
+	} else {
+		svc->stats.custom[SMTP_COUNTER_STORED]++;
+	}
+	if (s != NULL) {
+		s->dl = NULL;
+		s->phase = SMTP_COMMANDS;
+		if (dl->result == 0)
+			conn_reply(s->conn, "250 2.0.0 Ok: queued as %s", dl->id);
+		else if (dl->result == -ENOSPC || dl->result == -EDQUOT)
+			smtp_error(s, "452 4.3.1 Insufficient system storage");
+		else
+			smtp_error(s, "451 4.3.0 Error: queue file write error");
+		if (s->eof)
+			conn_close_after_flush(s->conn);
+		conn_resume(s->conn);
+	}
+	smtp_delivery_free(dl);
+}
+
+static void
+smtp_copy_done(struct durable_req *req)
+{
+	struct smtp_copy *cp = (struct smtp_copy *)((char *)req -
+	    offsetof(struct smtp_copy, req));
+	struct smtp_delivery *dl = cp->dl;
+
+	if (req->result != 0 && dl->result == 0)
+		dl->result = req->result;
+	if (--dl->pending == 0)
+		smtp_delivery_end(dl);
+}
+
+/* A queue id: hexadecimal, unique in this process and across restarts
+ * (the time in microseconds and a counter). */
+static void
+smtp_queue_id(char *out, size_t size)
+{
+	static unsigned seq;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, size, "%llX%03X", (unsigned long long)ts.tv_sec *
+	    1000000ull + (unsigned long long)ts.tv_nsec / 1000, ++seq & 0xfff);
+}
+
+/* The message with its Received: header, in one buffer. */
+static int
+smtp_delivery_data(struct smtp_session *s, struct smtp_delivery *dl)
+{
+	char head[1024];
+	int n = smtp_received(s, dl->id, head, sizeof(head));
+	bool prev_cr = false;
+	size_t vsize;
+
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -EINVAL;
+	dl->len = (size_t)n + s->body.len;
+	if ((dl->data = malloc(dl->len ? dl->len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(dl->data, head, (size_t)n);
+	if (s->body.len > 0)
+		memcpy(dl->data + n, s->body.buf, s->body.len);
+	vsize = maildir_crlf_size(dl->data, dl->len, &prev_cr);
+	maildir_unique_name(dl->name, sizeof(dl->name), smtp_host(s),
+	    dl->len, vsize);
+	return 0;
+}
+
+/* Opens every recipient's mailbox and queues one durable copy each. */
+static int
+smtp_delivery_submit(struct smtp_service *svc, struct smtp_session *s,
+    struct smtp_delivery *dl)
+{
+	int rc;
+
+	dl->copies = calloc(s->nrcpt, sizeof(*dl->copies));
+	if (dl->copies == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nrcpt; i++) {
+		struct smtp_copy *cp = &dl->copies[i];
+
+		cp->mb.boxfd = cp->mb.tmpfd = cp->mb.newfd = cp->mb.curfd = -1;
+		dl->ncopies = i + 1;
+		if ((rc = maildir_open(svc->rootfd, s->boxes[i], &cp->mb)) != 0)
+			return rc;
+		cp->dl = dl;
+		cp->req.dirfd = cp->mb.newfd;
+		cp->req.tmpdirfd = cp->mb.tmpfd;
+		cp->req.name = dl->name;
+		cp->req.data = dl->data;
+		cp->req.len = dl->len;
+		cp->req.fd = -1;
+		cp->req.mode = 0600;
+		cp->req.flags = DURABLE_NOREPLACE;
+	}
+	dl->pending = dl->ncopies;
+	for (size_t i = 0; i < dl->ncopies; i++)
+		if (durable_submit(svc->durable, &dl->copies[i].req,
+		    smtp_copy_done) != 0) {
+			/* Only at stop, before any was queued: the helper
+			 * takes all or, stopping, none. */
+			return -ESHUTDOWN;
+		}
+	return 0;
+}
+
+/* The message has ended well: store it, pausing the connection until
+ * every copy is on disk. */
+static void
+smtp_store(struct smtp_session *s)
+{
+	struct smtp_service *svc = s->conn->svc->state;
+	struct smtp_delivery *dl = calloc(1, sizeof(*dl));
+	int rc = -ENOMEM;
+
+	if (dl != NULL) {
+		dl->session = s;
+		dl->service = svc;
+		smtp_queue_id(dl->id, sizeof(dl->id));
+		rc = svc->stopping ? -ESHUTDOWN : smtp_delivery_data(s, dl);
+		if (rc == 0)
+			rc = smtp_delivery_submit(svc, s, dl);
+	}
+	smtp_reset(s);
+	if (rc != 0) {
+		if (dl != NULL)
+			smtp_delivery_free(dl);
+		s->phase = SMTP_COMMANDS;
+		svc->svc->stats.custom[SMTP_COUNTER_REFUSED]++;
+		if (rc == -ENOSPC || rc == -EDQUOT)
+			smtp_error(s, "452 4.3.1 Insufficient system storage");
+		else
+			smtp_error(s, "451 4.3.0 Error: queue file write error");
+		return;
+	}
+	s->dl = dl;
+	s->phase = SMTP_STORING;
+	conn_pause(s->conn);
+}
+
+/* One piece of DATA input. */
+static void
+smtp_data(struct smtp_session *s, const struct smtp_piece *p)
+{
+	struct svc *svc = s->conn->svc;
+
+	switch (smtp_body_piece(&s->body, &s->ends, p)) {
+	case SMTP_BODY_MORE:
+		return;
+	case SMTP_BODY_BARE:
+		smtp_reset(s);
+		s->phase = SMTP_COMMANDS;
+		svc->stats.custom[SMTP_COUNTER_REFUSED]++;
+		smtp_error(s, "550 5.5.2 Error: bare <LF> received");
+		return;
+	case SMTP_BODY_END:
+		break;
+	}
+	if (s->body.over || s->body.nomem) {
+		smtp_reset(s);
+		s->phase = SMTP_COMMANDS;
+		svc->stats.custom[SMTP_COUNTER_REFUSED]++;
+		if (s->body.over)
+			smtp_error(s, "552 5.3.4 Message size exceeds fixed "
+			    "limit");
+		else
+			smtp_error(s, "451 4.3.0 Error: insufficient memory");
+		return;
+	}
+	smtp_store(s);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static size_t
+smtp_read(struct conn *c, const char *data, size_t len)
+{
+	struct smtp_session *s = c->data;
+	size_t used = 0;
+
+	while (used < len && c->state == CONN_OPEN &&
+	    s->phase != SMTP_STORING) {
+		struct smtp_piece p;
+		size_t n = smtp_cut(data + used, len - used, SMTP_DATA_CUT, &p);
+
+		if (n == 0)
+			break;
+		used += n;
+		if (s->phase == SMTP_DATA)
+			smtp_data(s, &p);
+		else
+			smtp_command(s, &p);
+	}
+	return used;
+}
+
+static int
+smtp_open(struct conn *c)
+{
+	struct smtp_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->boxes = calloc(SMTP_RCPT_MAX,
+	    sizeof(*s->boxes))) == NULL) {
+		free(s);
+		return -1;
+	}
+	s->conn = c;
+	s->conf = c->conf->tconf;
+	c->data = s;
+	conn_reply(c, "220 %s ESMTP multid", smtp_host(s));
+	return 0;
+}
+
+/* A message on its way to disk is stored all the same; only its reply
+ * has nowhere to go. */
+static void
+smtp_close(struct conn *c, enum close_reason why)
+{
+	struct smtp_session *s = c->data;
+
+	(void)why;
+	if (s == NULL)
+		return;
+	if (s->dl != NULL)
+		s->dl->session = NULL;
+	smtp_body_free(&s->body);
+	free(s->boxes);
+	free(s);
+	c->data = NULL;
+}
+
+/* A client that half-closes after its last command still gets the
+ * reply to a message on its way to disk. */
+static void
+smtp_eof(struct conn *c)
+{
+	struct smtp_session *s = c->data;
+
+	if (s->dl != NULL)
+		s->eof = true;
+	else
+		conn_close_after_flush(c);
+}
+
+static void
+smtp_timeout(struct conn *c)
+{
+	struct smtp_session *s = c->data;
+
+	conn_reply(c, "421 4.4.2 %s Error: timeout exceeded", smtp_host(s));
+	conn_close_after_flush(c);
+}
+
+/* ---- configuration, start and stop ------------------------------------ */
+
+static const char *
+smtp_configure(struct svc_conf *sc)
+{
+	struct smtp_conf *conf = sc->tconf;
+	char host[256];
+
+	if (conf->maildir == NULL)
+		return "maildir: missing";
+	for (size_t i = 0; i < conf->mailboxes.n; i++)
+		if (!name_valid(conf->mailboxes.v[i]))
+			return "mailboxes: a mailbox name must follow the "
+			    "nickname rule ^[A-Za-z][A-Za-z0-9_-]{0,15}$";
+	if (conf->hostname == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		if ((conf->hostname = strdup(host)) == NULL)
+			return "out of memory";
+	}
+	for (const char *p = conf->hostname; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return "hostname: blanks and controls are not allowed";
+	return NULL;
+}
+
+/* Opens the maildir directory, creating it when missing. */
+static int
+mail_open_root(struct svc *svc, const char *path)
+{
+	int fd;
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		svc_log(svc, LOG_LVL_ERROR, "cannot create %s: %s", path,
+		    strerror(errno));
+		return -errno;
+	}
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		int rc = -errno;
+		svc_log(svc, LOG_LVL_ERROR, "cannot open %s: %s", path,
+		    strerror(errno));
+		return rc;
+	}
+	return fd;
+}
+
+static void
+smtp_service_free(struct smtp_service *m)
+{
+	durable_stop(m->durable);
+	if (m->rootfd >= 0)
+		close(m->rootfd);
+	free(m);
+}
+
+static int
+smtp_start(struct svc *svc)
+{
+	const struct smtp_conf *conf = SVC_CONF(svc, struct smtp_conf);
+	struct smtp_service *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (m == NULL)
+		return -ENOMEM;
+	m->svc = svc;
+	if ((m->rootfd = mail_open_root(svc, conf->maildir)) < 0) {
+		rc = m->rootfd;
+		free(m);
+		return rc;
+	}
+	if ((m->durable = durable_start(server.loop, "multid-smtp",
+	    &rc)) == NULL) {
+		svc_log(svc, LOG_LVL_ERROR, "cannot start a thread: %s",
+		    strerror(-rc));
+		smtp_service_free(m);
+		return rc;
+	}
+	svc->state = m;
+	return 0;
+}
+
+/* Every message queued is written and synced before this returns. */
+static void
+smtp_stop(struct svc *svc)
+{
+	struct smtp_service *m = svc->state;
+
+	if (m == NULL)
+		return;
+	m->stopping = true;
+	smtp_service_free(m);
+	svc->state = NULL;
+}
+
+static const struct service_protocol smtp_protocols[] = {
+	{ .name = "", .frame = FRAME_RAW, .open = smtp_open,
+	  .read = smtp_read, .eof = smtp_eof, .close = smtp_close,
+	  .busy = "421 4.7.0 Error: too many connections\r\n" },
+	{ .name = NULL },
+};
+
+const struct service_type smtp_service = {
+	.name = "smtp",
+	.protos = PROTO_TCP,
+	.keys = smtp_keys,
+	.conf_size = sizeof(struct smtp_conf),
+	.conf_defaults = &smtp_defaults,
+	.idle_timeout = 300,
+	.busy = "421 4.7.0 Error: too many connections\r\n",
+	.counters = smtp_counters,
+	.protocols = smtp_protocols,
+	.configure = smtp_configure,
+	.start = smtp_start,
+	.stop = smtp_stop,
+	.timeout = smtp_timeout,
+};
