@@ -826,7 +826,9 @@ conn_sweep(struct svc *svc, int64_t now)
 				break;
 			if (c->type->timeout != NULL)
 				c->type->timeout(c);
-			if (c->state == CONN_OPEN)
+			/* The hook may keep it by setting a later deadline
+			 * (an IRC server's PING). */
+			if (c->state == CONN_OPEN && c->deadline <= now)
 				conn_close(c, CLOSE_IDLE);
 			break;
 		case CONN_DRAINING:

@@ -75,6 +75,8 @@
 #define chat_room_topic        fuzz_chat_room_topic
 #define chat_say               fuzz_chat_say
 #define chat_private           fuzz_chat_private
+#define chat_say_event         fuzz_chat_say_event
+#define chat_private_event     fuzz_chat_private_event
 #define chat_user_new          fuzz_chat_user_new
 #define chat_user_find         fuzz_chat_user_find
 #define chat_user_name         fuzz_chat_user_name

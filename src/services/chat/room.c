@@ -37,6 +37,7 @@
 const struct chat_proto *const chat_protos[CHAT_PROTOS] = {
 	[CHAT_PROTO_LINE] = &chat_line_proto,
 	[CHAT_PROTO_COURSE] = &chat_course_proto,
+	[CHAT_PROTO_IRC] = &chat_irc_proto,
 };
 
 /* The renders of one event, made as receivers of each protocol are met. */
@@ -306,7 +307,8 @@ chat_hist_send(struct chat *ch, const struct chat_room *room,
 
 		if (!h->rendered[p]) {
 			struct chat_event ev = { .type = CHAT_EV_MESSAGE,
-			    .nick = h->nick, .room = room->name, .text = h->text };
+			    .nick = h->nick, .room = room->name, .text = h->text,
+			    .ch = ch };
 
 			h->rendered[p] = true;
 			h->render[p] = chat_protos[p]->render(&ev);
@@ -415,7 +417,7 @@ chat_room_join(struct chat *ch, struct chat_user *u, struct chat_room *room)
 {
 	struct chat_link *l = calloc(1, sizeof(*l));
 	struct chat_event ev = { .type = CHAT_EV_JOIN, .nick = u->nick,
-	    .room = room->name };
+	    .room = room->name, .ch = ch, .user = u };
 
 	if (l == NULL)
 		return -ENOMEM;
@@ -461,7 +463,7 @@ chat_room_part(struct chat *ch, struct chat_user *u, struct chat_room *room,
     const char *reason)
 {
 	struct chat_event ev = { .type = CHAT_EV_PART, .nick = u->nick,
-	    .room = room->name, .text = reason };
+	    .room = room->name, .text = reason, .ch = ch, .user = u };
 	struct chat_link *l = u->rooms;
 
 	while (l != NULL && l->room != room)
@@ -520,7 +522,7 @@ chat_room_topic(struct chat *ch, struct chat_user *u, struct chat_room *room,
     const char *topic)
 {
 	struct chat_event ev = { .type = CHAT_EV_TOPIC, .nick = u->nick,
-	    .room = room->name };
+	    .room = room->name, .ch = ch, .user = u };
 	char *t = strdup(topic);
 
 	if (t == NULL)
@@ -539,13 +541,21 @@ chat_say(struct chat *ch, struct chat_user *u, struct chat_room *room,
     enum chat_ev_type type, const char *text)
 {
 	struct chat_event ev = { .type = type, .nick = u->nick,
-	    .room = room->name, .text = text };
+	    .room = room->name, .text = text, .ch = ch, .user = u };
+
+	chat_say_event(ch, room, &ev);
+}
+
+void
+chat_say_event(struct chat *ch, struct chat_room *room,
+    const struct chat_event *ev)
+{
 	struct chat_renders r = { 0 };
 
 	ch->svc->stats.custom[CHAT_COUNTER_EVENTS]++;
-	chat_fanout_room(ch, room, u, &ev, &r);
-	if (type == CHAT_EV_MESSAGE)
-		chat_hist_add(room, &ev, &r,
+	chat_fanout_room(ch, room, ev->user, ev, &r);
+	if (ev->type == CHAT_EV_MESSAGE)
+		chat_hist_add(room, ev, &r,
 		    (unsigned)chat_conf_now(ch)->history);
 	chat_renders_free(&r);
 }
@@ -555,13 +565,20 @@ chat_private(struct chat *ch, struct chat_user *u, struct chat_user *to,
     const char *text)
 {
 	struct chat_event ev = { .type = CHAT_EV_PRIVATE, .nick = u->nick,
-	    .text = text };
-	struct rbuf *rb = chat_protos[to->proto]->render(&ev);
+	    .text = text, .ch = ch, .user = u, .to = to };
+
+	return chat_private_event(ch, &ev);
+}
+
+int
+chat_private_event(struct chat *ch, const struct chat_event *ev)
+{
+	struct rbuf *rb = chat_protos[ev->to->proto]->render(ev);
 
 	(void)ch;
 	if (rb == NULL)
 		return -ENOMEM;
-	(void)conn_send_shared(to->c, rb);
+	(void)conn_send_shared(ev->to->c, rb);
 	rbuf_unref(rb);
 	return 0;
 }
@@ -624,7 +641,7 @@ chat_user_rename(struct chat *ch, struct chat_user *u, const char *name)
 {
 	char old[CHAT_NAME_MAX + 1];
 	struct chat_event ev = { .type = CHAT_EV_NICK, .nick = old,
-	    .text = u->nick };
+	    .text = u->nick, .ch = ch, .user = u };
 	int err = chat_user_may(ch, u, name);
 
 	if (err != 0)
@@ -642,7 +659,8 @@ void
 chat_user_depart(struct chat *ch, struct chat_user *u, const char *reason)
 {
 	struct chat_event ev = { .type = CHAT_EV_QUIT, .nick = u->nick,
-	    .text = reason != NULL && reason[0] != '\0' ? reason : NULL };
+	    .text = reason != NULL && reason[0] != '\0' ? reason : NULL,
+	    .ch = ch, .user = u };
 
 	if (u->rooms != NULL)
 		chat_fanout_user(ch, u, &ev);

@@ -22,10 +22,11 @@
 
 #define CHAT_LOBBY       "lobby"      /* where every user starts */
 
-/* The protocols, indices of chat_protos[]; IRC comes next. */
+/* The protocols, indices of chat_protos[]. */
 enum chat_proto_id {
 	CHAT_PROTO_LINE,          /* telnet and nc: proto_line.c */
 	CHAT_PROTO_COURSE,        /* the course's NUL frames: proto_course.c */
+	CHAT_PROTO_IRC,           /* IRC clients: proto_irc.c */
 	CHAT_PROTOS
 };
 
@@ -48,9 +49,16 @@ struct chat_event {
 	                             PRIVATE) */
 	const char *text;         /* message, reason, new nick or topic; NULL
 	                             when there is none */
+	const struct chat *ch;    /* the chat, for a protocol's settings */
+	const struct chat_user *user; /* who did it, or NULL (history) */
+	const struct chat_user *to; /* PRIVATE: who gets it */
+	const char *styled;       /* text with IRC formatting codes, for the
+	                             protocols that show them; NULL: text */
+	bool notice;              /* MESSAGE, PRIVATE: an IRC NOTICE */
 };
 
 struct chat_user;
+struct chat;
 
 /* What the core needs from a protocol. */
 struct chat_proto {
@@ -62,10 +70,15 @@ struct chat_proto {
 	struct rbuf *(*render)(const struct chat_event *ev);
 	/* idle_timeout passed: a last word before the user goes. */
 	void (*timeout)(struct chat_user *u);
+	/* The connection's deadline passed: true when the protocol keeps
+	 * the user a while longer (it asked the client and set a later
+	 * deadline); NULL: never. */
+	bool (*ping)(struct chat_user *u);
 };
 
 extern const struct chat_proto chat_line_proto;
 extern const struct chat_proto chat_course_proto;
+extern const struct chat_proto chat_irc_proto;
 /* The same, by enum chat_proto_id. */
 extern const struct chat_proto *const chat_protos[CHAT_PROTOS];
 
@@ -138,6 +151,12 @@ struct chat_conf {
 	long  history;                /* messages replayed on joining a room */
 	long  max_queue;              /* unsent output before a client is dropped */
 	char *motd;                   /* shown on connect, or NULL */
+	char *server_name;            /* IRC's server name and the host of
+	                                 non-IRC users' prefixes */
+	long  irc_ping;               /* seconds of IRC silence before a PING,
+	                                 and then before the close; 0: never */
+	long  irc_flood;              /* IRC messages a second a client may
+	                                 send, after a burst; 0: no limit */
 };
 
 /* The chat's own counters (metrics), indices of chat_counters. */
@@ -208,9 +227,14 @@ struct rbuf *chat_render(const char *end, size_t endlen, ...)
  * messages are kept in the room's history. */
 void chat_say(struct chat *ch, struct chat_user *u, struct chat_room *room,
     enum chat_ev_type type, const char *text);
+/* ev (a MESSAGE or ACTION from ev->user) to room, as chat_say. */
+void chat_say_event(struct chat *ch, struct chat_room *room,
+    const struct chat_event *ev);
 /* A private message from u to another user; 0 or -ENOMEM. */
 int chat_private(struct chat *ch, struct chat_user *u, struct chat_user *to,
     const char *text);
+/* ev (a PRIVATE from ev->user to ev->to), as chat_private. */
+int chat_private_event(struct chat *ch, const struct chat_event *ev);
 /* Sends u the room's most recent messages (history), oldest first. */
 void chat_hist_send(struct chat *ch, const struct chat_room *room,
     struct chat_user *u);
@@ -224,6 +248,10 @@ int chat_course_open(struct conn *c);
 enum line_result chat_course_message(struct conn *c, char *frame,
     size_t len);
 void chat_course_eof(struct conn *c);
+int chat_irc_open(struct conn *c);
+enum line_result chat_irc_message(struct conn *c, char *msg, size_t len);
+void chat_irc_eof(struct conn *c);
+void chat_irc_close(struct conn *c, enum close_reason why);
 
 /* The configuration in force. */
 const struct chat_conf *chat_conf_now(const struct chat *ch);

@@ -3,11 +3,15 @@
  * protocols, and the hooks that are not a protocol's.
  *
  * The rooms are room.c's; each protocol is a file of its own
- * (proto_line.c, proto_course.c).
+ * (proto_line.c, proto_course.c, proto_irc.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "irc_numerics.h"
 #include "room.h"
 
 static const struct chat_conf chat_defaults = {
@@ -15,6 +19,9 @@ static const struct chat_conf chat_defaults = {
 	.history = 0,
 	.max_queue = 262144,
 	.motd = NULL,
+	.server_name = NULL,
+	.irc_ping = 120,
+	.irc_flood = 10,
 };
 
 static const struct cfg_key chat_keys[] = {
@@ -25,6 +32,12 @@ static const struct cfg_key chat_keys[] = {
 	{ "max_queue", CFG_INT, offsetof(struct chat_conf, max_queue), 512,
 	  1L << 30, NULL },
 	{ "motd", CFG_STRING, offsetof(struct chat_conf, motd), 0, 4096, NULL },
+	{ "server_name", CFG_STRING, offsetof(struct chat_conf, server_name),
+	  1, 63, NULL },
+	{ "irc_ping", CFG_INT, offsetof(struct chat_conf, irc_ping), 0, 86400,
+	  NULL },
+	{ "irc_flood", CFG_INT, offsetof(struct chat_conf, irc_flood), 0,
+	  1000000, NULL },
 	CFG_KEY_END
 };
 
@@ -38,7 +51,7 @@ static const struct svc_counter chat_counters[] = {
 };
 
 /* Each protocol's connection hooks, chosen per listen entry; the table
- * row tells the core how to frame the input.  IRC is the next row. */
+ * row tells the core how to frame the input. */
 static const struct service_protocol chat_protocols[] = {
 	{ .name = "", .frame = FRAME_LINE, .busy = "! busy\r\n",
 	  .too_long = "! line too long", .open = chat_line_open,
@@ -48,13 +61,41 @@ static const struct service_protocol chat_protocols[] = {
 	  .too_long = "/error", .open = chat_course_open,
 	  .message = chat_course_message, .eof = chat_course_eof,
 	  .close = chat_user_close },
+	{ .name = "irc", .frame = FRAME_IRC, .busy = IRC_BUSY,
+	  .too_long = IRC_TOO_LONG, .open = chat_irc_open,
+	  .message = chat_irc_message, .eof = chat_irc_eof,
+	  .close = chat_irc_close },
 	{ .name = NULL },
 };
+
+/* The server name goes into IRC prefixes: a host name, no blanks, no
+ * ':' or '!' or '@'; by default the machine's. */
+static const char *
+chat_configure(struct svc_conf *sc)
+{
+	struct chat_conf *cc = sc->tconf;
+	char host[64];
+
+	if (cc->server_name == NULL) {
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "multid");
+		host[sizeof(host) - 1] = '\0';
+		if ((cc->server_name = strdup(host)) == NULL)
+			return "server_name: out of memory";
+	}
+	if (cc->server_name[strspn(cc->server_name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")] != '\0')
+		return "server_name: letters, digits, '.', '-' and '_' only";
+	return NULL;
+}
 
 static void
 chat_timeout(struct conn *c)
 {
 	struct chat_user *u = c->data;
+
+	if (chat_protos[u->proto]->ping != NULL && chat_protos[u->proto]->ping(u))
+		return;
 
 	if (chat_protos[u->proto]->timeout != NULL)
 		chat_protos[u->proto]->timeout(u);
@@ -97,6 +138,7 @@ const struct service_type chat_service = {
 	.idle_timeout = 0,
 	.counters = chat_counters,
 	.protocols = chat_protocols,
+	.configure = chat_configure,
 	.start = chat_start,
 	.stop = chat_stop,
 	.timeout = chat_timeout,
