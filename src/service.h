@@ -78,9 +78,11 @@ struct service_protocol {
 	void   (*close)(struct conn *c, enum close_reason why);
 };
 
-#define SVC_COUNTERS_MAX 4            /* a type's own metrics counters */
+#define SVC_COUNTERS_MAX 8            /* a type's own metrics counters */
 
-/* A type's own counter, shown by the metrics service. */
+/* A type's own counter, shown by the metrics service.  A name may end
+ * in labels, e.g. multid_tftp_transfers_total{op="read"}: entries with
+ * the same name before the brace are series of one family. */
 struct svc_counter {
 	const char *name;         /* e.g. multid_bank_commits_total */
 	const char *help;         /* the HELP text */
@@ -130,8 +132,7 @@ struct service_type {
 	/* The output queue drained below the low-water mark. */
 	void (*writable)(struct conn *c);
 	/* idle_timeout passed; it may send a last reply and
-	 * conn_close_after_flush(), or keep the connection by setting a
-	 * later c->deadline, else the core closes it at once. */
+	 * conn_close_after_flush(), else the core closes it at once. */
 	void (*timeout)(struct conn *c);
 	/* The client half-closed; default: close after the output is sent. */
 	void (*eof)(struct conn *c);

@@ -108,16 +108,60 @@ metrics_render_core(struct buf *b)
 	metrics_render_tls(b);
 }
 
-/* Whether a service before svc in the list has a type declaring name. */
+/* The length of a counter's family name: its name without the labels
+ * it may end in. */
+static size_t
+metrics_family_len(const char *name)
+{
+	return strcspn(name, "{");
+}
+
+/* Whether counter k belongs to the family of len bytes at family. */
 static bool
-metrics_seen_before(const struct svc *svc, const char *name)
+metrics_in_family(const struct svc_counter *k, const char *family,
+    size_t len)
+{
+	return metrics_family_len(k->name) == len &&
+	    memcmp(k->name, family, len) == 0;
+}
+
+/* Whether the family came before: in a service before svc in the list,
+ * or in svc's own table before entry i (another series of it). */
+static bool
+metrics_seen_before(const struct svc *svc, int i, const char *family,
+    size_t len)
 {
 	for (const struct svc *s = server.services; s != svc; s = s->next)
 		for (const struct svc_counter *k = s->conf->type->counters;
 		    k != NULL && k->name != NULL; k++)
-			if (strcmp(k->name, name) == 0)
+			if (metrics_in_family(k, family, len))
 				return true;
+	for (int j = 0; j < i; j++)
+		if (metrics_in_family(&svc->conf->type->counters[j], family, len))
+			return true;
 	return false;
+}
+
+/* Every series of the family that service t has. */
+static void
+metrics_render_series(struct buf *b, const struct svc *t, const char *family,
+    size_t len)
+{
+	const struct svc_counter *k = t->conf->type->counters;
+
+	for (int j = 0; k != NULL && k[j].name != NULL && j < SVC_COUNTERS_MAX;
+	    j++) {
+		const char *labels = k[j].name + len;
+
+		if (!metrics_in_family(&k[j], family, len))
+			continue;
+		/* "{a=\"b\"}" becomes ",a=\"b\"" after the service label. */
+		buf_printf(b, "%.*s{service=\"%s\"%s%.*s} %llu\n", (int)len,
+		    family, t->conf->name, labels[0] == '{' ? "," : "",
+		    labels[0] == '{' ? (int)strlen(labels) - 2 : 0,
+		    labels[0] == '{' ? labels + 1 : "",
+		    (unsigned long long)t->stats.custom[j]);
+	}
 }
 
 /* The types' own counters: each family once, with every service that
@@ -130,18 +174,17 @@ metrics_render_custom(struct buf *b)
 
 		for (int i = 0; k != NULL && k[i].name != NULL &&
 		    i < SVC_COUNTERS_MAX; i++) {
-			if (metrics_seen_before(s, k[i].name))
+			size_t len = metrics_family_len(k[i].name);
+			char family[128];
+
+			if (len >= sizeof(family) ||
+			    metrics_seen_before(s, i, k[i].name, len))
 				continue;
-			metrics_family(b, k[i].name, "counter", k[i].help);
+			memcpy(family, k[i].name, len);
+			family[len] = '\0';
+			metrics_family(b, family, "counter", k[i].help);
 			for (struct svc *t = s; t != NULL; t = t->next)
-				for (int j = 0; t->conf->type->counters != NULL &&
-				    t->conf->type->counters[j].name != NULL &&
-				    j < SVC_COUNTERS_MAX; j++)
-					if (strcmp(t->conf->type->counters[j].name,
-					    k[i].name) == 0)
-						buf_printf(b, "%s{service=\"%s\"} %llu\n",
-						    k[i].name, t->conf->name,
-						    (unsigned long long)t->stats.custom[j]);
+				metrics_render_series(b, t, family, len);
 		}
 	}
 }
