@@ -20,6 +20,7 @@ extern const struct service_type log_service;
 extern const struct service_type http_service;
 extern const struct service_type metrics_service;
 extern const struct service_type smtp_service;
+extern const struct service_type pop3_service;
 
 const struct service_type *const service_types[] = {
 	&echo_service,          /* RFC 862 */
@@ -35,6 +36,7 @@ const struct service_type *const service_types[] = {
 	&http_service,          /* static files and directory listings */
 	&metrics_service,       /* Prometheus exposition */
 	&smtp_service,          /* a mail drop into Maildir */
+	&pop3_service,          /* POP3 over the same Maildir */
 	NULL
 };
 

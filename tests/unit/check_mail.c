@@ -328,6 +328,35 @@ START_TEST(maildir_delivers_and_lists)
 }
 END_TEST
 
+START_TEST(maildir_lists_in_delivery_order)
+{
+	char root[] = "/tmp/check_mail.XXXXXX", cmd[64];
+	static const char *const names[] = {
+		"7.M10P1Q3.h", "7.M9P1Q2.h", "6.M999999P1Q1.h", "7.M10P1Q12.h",
+		"10.M0P1Q13.h",
+	};
+	static const int order[] = { 2, 1, 0, 3, 4 };
+	struct maildir_box mb;
+	struct maildir_list l;
+	int rootfd;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	rootfd = open(root, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(maildir_open(rootfd, "box", &mb), 0);
+	for (size_t i = 0; i < 5; i++)
+		close(openat(mb.newfd, names[i], O_CREAT | O_WRONLY, 0600));
+	ck_assert_int_eq(maildir_scan(&mb, &l), 0);
+	ck_assert_uint_eq(l.n, 5);
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_str_eq(l.msgs[i].name, names[order[i]]);
+	maildir_list_free(&l);
+	maildir_close(&mb);
+	close(rootfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *
 mail_suite(void)
 {
@@ -348,6 +377,7 @@ mail_suite(void)
 	tcase_add_test(t, maildir_uidl_is_stable);
 	tcase_add_test(t, maildir_crlf_size_counts_bare_lf);
 	tcase_add_test(t, maildir_delivers_and_lists);
+	tcase_add_test(t, maildir_lists_in_delivery_order);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -220,16 +220,37 @@ maildir_scan_dir(int dirfd, enum maildir_sub sub, struct maildir_list *l,
 	return rc < 0 ? rc : 0;
 }
 
-/* Oldest first: names begin with the delivery time in seconds. */
+/* The number after tag in the name's first part ("M" for microseconds,
+ * "Q" for the sequence), or 0. */
+static unsigned long long
+maildir_name_field(const char *name, char tag)
+{
+	const char *dot = strchr(name, '.');
+	const char *p = dot != NULL ? strchr(dot, tag) : NULL;
+	const char *end = dot != NULL ? strchr(dot + 1, '.') : NULL;
+
+	if (p == NULL || (end != NULL && p > end) || p[1] < '0' || p[1] > '9')
+		return 0;
+	return strtoull(p + 1, NULL, 10);
+}
+
+/* Oldest first: a name begins with the delivery time in seconds, then
+ * M and microseconds, Q and a sequence (ours and Dovecot's); the rest
+ * breaks ties. */
 static int
 maildir_cmp(const void *a, const void *b)
 {
 	const struct maildir_msg *x = a, *y = b;
-	unsigned long long tx = strtoull(x->name, NULL, 10);
-	unsigned long long ty = strtoull(y->name, NULL, 10);
+	unsigned long long vx = strtoull(x->name, NULL, 10);
+	unsigned long long vy = strtoull(y->name, NULL, 10);
+	static const char tags[] = { 'M', 'Q' };
 
-	if (tx != ty)
-		return tx < ty ? -1 : 1;
+	for (size_t i = 0; vx == vy && i < sizeof(tags); i++) {
+		vx = maildir_name_field(x->name, tags[i]);
+		vy = maildir_name_field(y->name, tags[i]);
+	}
+	if (vx != vy)
+		return vx < vy ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 

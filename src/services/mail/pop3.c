@@ -1,0 +1,1034 @@
+/*
+ * pop3.c - POP3 (RFC 1939, with CAPA and the response codes of RFC 2449)
+ * over the Maildir smtp delivers into (SPEC §3 pop3).
+ *
+ * Lines are framed by the core as IRC's are: LF-ended, one CR removed,
+ * at most 510 bytes, and no telnet processing, so a password byte 0xFF
+ * stays what it is (RFC 2449 allows 255 bytes a command; the framer's
+ * limit is above it).
+ *
+ * Nothing here waits on the reactor: the secret is checked on the
+ * password pool (passwd.h), and every file operation runs on the
+ * service's worker: opening, locking (flock on the mailbox directory, so
+ * a second session of any process is told [IN-USE]) and listing the
+ * mailbox at login, reading a message for RETR and TOP (converted to
+ * CRLF and dot-stuffed into one buffer the output queue shares), and the
+ * deletions at QUIT.  The connection is paused while a job runs, so
+ * pipelined commands wait their turn.
+ *
+ * A failed login is answered after a delay that grows with the failures
+ * from the same address, and the third failure on a connection closes it.
+ *
+ * STLS (SPEC §6) is not offered yet: its CAPA line and command row go
+ * where the comments below say.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "../../buf.h"
+#include "../../cmd.h"
+#include "../../conn.h"
+#include "../../ev.h"
+#include "../../hash.h"
+#include "../../name.h"
+#include "../../passwd.h"
+#include "../../server.h"
+#include "../../worker.h"
+#include "maildir.h"
+
+#define POP3_FAILURES_MAX   3         /* failed logins before the close */
+#define POP3_HASH_THREADS   2         /* password pool threads */
+#define POP3_FILE_THREADS   2         /* maildir worker threads */
+#define POP3_DELAY_STEP_MS  200       /* a failed login's delay, per
+                                         failure from the same address */
+#define POP3_DELAY_MAX_MS   3000      /* the longest delay */
+#define POP3_SOURCE_FORGET_MS 600000  /* an address's failures are
+                                         forgotten after this quiet time */
+#define POP3_SOURCES_MAX    16384     /* addresses remembered at most */
+#define POP3_SEND_MAX       (32u << 20) /* a message sent at most, bytes */
+#define POP3_READ_CHUNK     65536     /* bytes read at a time */
+
+enum pop3_account_field { ACCOUNT_NAME, ACCOUNT_SECRET, ACCOUNT_FIELDS };
+
+static const char *const pop3_account_words[] = { "name", "secret", NULL };
+
+struct pop3_conf {
+	char          *maildir;       /* the directory of the mailboxes */
+	struct strlist accounts;      /* name, secret, name, secret, ... */
+};
+
+static const struct pop3_conf pop3_defaults = { 0 };
+
+static const struct cfg_key pop3_keys[] = {
+	{ "maildir", CFG_PATH, offsetof(struct pop3_conf, maildir), 1, 4096,
+	  NULL },
+	{ "accounts", CFG_GROUPLIST, offsetof(struct pop3_conf, accounts), 1,
+	  100000, pop3_account_words },
+	CFG_KEY_END
+};
+
+static const struct svc_counter pop3_counters[] = {
+	{ "multid_pop3_logins_total", "Successful logins." },
+	{ "multid_pop3_login_failures_total", "Failed logins." },
+	{ NULL, NULL }
+};
+
+enum { POP3_COUNTER_LOGINS, POP3_COUNTER_FAILURES };
+
+/* Failed logins from one client address. */
+struct pop3_source {
+	struct hash_node node;        /* in the service's table */
+	unsigned char    addr[16];    /* the address (IPv4 in its first 4) */
+	unsigned char    alen;        /* 4 or 16 */
+	unsigned         failures;    /* counted since the last quiet spell */
+	int64_t          last_ms;     /* the last failure */
+};
+
+/* The running service. */
+struct pop3_service {
+	struct svc         *svc;      /* for counters and log lines */
+	int                 rootfd;   /* the maildir directory */
+	struct passwd_pool *hasher;   /* yescrypt threads */
+	struct worker      *files;    /* maildir threads */
+	struct hash_table   sources;  /* struct pop3_source by address */
+};
+
+/* Session states, as bits for the command table. */
+enum pop3_state {
+	POP3_AUTH  = 1 << 0,          /* before login */
+	POP3_TRANS = 1 << 1,          /* logged in */
+};
+
+/* What a maildir job does. */
+enum pop3_job_kind {
+	JOB_OPEN,                     /* open, lock and list the mailbox */
+	JOB_FETCH,                    /* read a message (RETR, TOP) */
+	JOB_QUIT,                     /* delete the marked messages */
+};
+
+struct pop3_session;
+
+/* One maildir job; lives in the session. */
+struct pop3_job {
+	struct worker_job   wj;       /* the worker's link */
+	enum pop3_job_kind  kind;     /* what it does */
+	struct pop3_session *s;       /* the session */
+	int                 result;   /* 0 or a negative errno */
+	size_t              msg;      /* FETCH: index of the message */
+	long                lines;    /* FETCH: TOP's body lines, -1 all */
+	struct rbuf        *out;      /* FETCH: the reply, ready to send */
+	size_t              deleted;  /* QUIT: messages deleted */
+};
+
+/* One connection.  It outlives the connection while a job is in flight
+ * (closed is then set and the job's completion frees it). */
+struct pop3_session {
+	struct conn         *conn;    /* NULL once the connection ended */
+	struct pop3_service *service; /* the service */
+	const struct pop3_conf *conf; /* its configuration */
+	unsigned             state;   /* enum pop3_state */
+	char                 user[NAME_LEN_MAX + 1]; /* USER, lower-cased */
+	bool                 have_user; /* USER was given */
+	unsigned             failures;  /* failed logins */
+	bool                 busy;    /* a hash or a job is in flight */
+	bool                 eof;     /* the client half-closed */
+	long long            timer;   /* a delayed "-ERR denied", or 0 */
+	struct passwd_job    pw;      /* the secret check */
+	struct pop3_job      job;     /* the maildir job */
+	struct maildir_box   mb;      /* the mailbox, locked */
+	struct maildir_list  list;    /* its messages at login */
+};
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static void
+pop3_session_free(struct pop3_session *s)
+{
+	maildir_close(&s->mb);
+	maildir_list_free(&s->list);
+	explicit_bzero(s->pw.secret, sizeof(s->pw.secret));
+	free(s);
+}
+
+/* A job or a hash is done: false when the connection has ended meanwhile
+ * (the session is then freed). */
+static bool
+pop3_back(struct pop3_session *s)
+{
+	s->busy = false;
+	if (s->conn != NULL)
+		return true;
+	pop3_session_free(s);
+	return false;
+}
+
+/* Input goes on after a job; a client that half-closed meanwhile has had
+ * every reply. */
+static void
+pop3_resume(struct pop3_session *s)
+{
+	if (s->eof)
+		conn_close_after_flush(s->conn);
+	conn_resume(s->conn);
+}
+
+/* ---- per-address delays ------------------------------------------------ */
+
+static bool
+pop3_source_match(const struct hash_node *n, const void *key)
+{
+	const struct pop3_source *src = HASH_ENTRY(n, struct pop3_source, node);
+	const struct pop3_source *k = key;
+
+	return src->alen == k->alen && memcmp(src->addr, k->addr, k->alen) == 0;
+}
+
+/* The key of a connection's address. */
+static void
+pop3_source_key(const struct conn *c, struct pop3_source *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (c->peer.ss_family == AF_INET6) {
+		memcpy(k->addr, &((const struct sockaddr_in6 *)&c->peer)->sin6_addr,
+		    16);
+		k->alen = 16;
+	} else {
+		memcpy(k->addr, &((const struct sockaddr_in *)&c->peer)->sin_addr,
+		    4);
+		k->alen = 4;
+	}
+}
+
+/* Forgets addresses that have been quiet long enough. */
+static void
+pop3_sources_prune(struct pop3_service *p, int64_t now)
+{
+	struct hash_node *n, *next;
+
+	for (n = hash_first(&p->sources); n != NULL; n = next) {
+		struct pop3_source *src = HASH_ENTRY(n, struct pop3_source, node);
+		next = hash_next(&p->sources, n);
+		if (now - src->last_ms >= POP3_SOURCE_FORGET_MS) {
+			hash_del(&p->sources, n);
+			free(src);
+		}
+	}
+}
+
+/* Counts a failure from c's address; returns its delay in ms.  When the
+ * table is full of recent addresses, a new one gets the longest delay. */
+static long
+pop3_source_fail(struct pop3_service *p, const struct conn *c)
+{
+	struct pop3_source k, *src;
+	int64_t now = ev_now(server.loop);
+	uint32_t h;
+	struct hash_node *n;
+
+	pop3_source_key(c, &k);
+	h = hash_bytes(k.addr, k.alen);
+	if ((n = hash_find(&p->sources, h, &k, pop3_source_match)) != NULL) {
+		src = HASH_ENTRY(n, struct pop3_source, node);
+		if (now - src->last_ms >= POP3_SOURCE_FORGET_MS)
+			src->failures = 0;
+	} else {
+		if (p->sources.count >= POP3_SOURCES_MAX)
+			pop3_sources_prune(p, now);
+		if (p->sources.count >= POP3_SOURCES_MAX ||
+		    (src = malloc(sizeof(*src))) == NULL)
+			return POP3_DELAY_MAX_MS;
+		*src = k;
+		if (hash_add(&p->sources, &src->node, h) != 0) {
+			free(src);
+			return POP3_DELAY_MAX_MS;
+		}
+	}
+	src->failures++;
+	src->last_ms = now;
+	return src->failures * POP3_DELAY_STEP_MS < POP3_DELAY_MAX_MS ?
+	    (long)src->failures * POP3_DELAY_STEP_MS : POP3_DELAY_MAX_MS;
+}
+
+/* ---- login ---------------------------------------------------------------- */
+
+static void pop3_job_done(struct worker_job *wj);
+static void pop3_job_run(struct worker_job *wj);
+
+/* Queues the session's maildir job of kind; pauses the connection. */
+static int
+pop3_job_submit(struct pop3_session *s, enum pop3_job_kind kind)
+{
+	struct pop3_job *j = &s->job;
+
+	j->kind = kind;
+	j->s = s;
+	j->result = 0;
+	j->out = NULL;
+	j->deleted = 0;
+	j->wj.run = pop3_job_run;
+	j->wj.done = pop3_job_done;
+	if (worker_submit(s->service->files, &j->wj) != 0) {
+		conn_reply(s->conn, "-ERR service stopping");
+		return -ESHUTDOWN;
+	}
+	s->busy = true;
+	conn_pause(s->conn);
+	return 0;
+}
+
+/* The delayed answer to a failed login. */
+static long
+pop3_denied(struct ev_loop *loop, long long id, void *data)
+{
+	struct pop3_session *s = data;
+
+	(void)loop;
+	(void)id;
+	s->timer = 0;
+	s->busy = false;
+	conn_reply(s->conn, "-ERR denied");
+	if (s->failures >= POP3_FAILURES_MAX)
+		conn_close_after_flush(s->conn);
+	pop3_resume(s);
+	return -1;
+}
+
+/* The secret was checked (reactor thread). */
+static void
+pop3_pw_done(struct passwd_job *pj)
+{
+	struct pop3_session *s = (struct pop3_session *)((char *)pj -
+	    offsetof(struct pop3_session, pw));
+	struct svc *svc;
+
+	if (!pop3_back(s))
+		return;
+	svc = s->service->svc;
+	if (pj->result == 0 && s->have_user) {
+		svc->stats.custom[POP3_COUNTER_LOGINS]++;
+		if (pop3_job_submit(s, JOB_OPEN) != 0)
+			pop3_resume(s);
+		return;
+	}
+	svc->stats.custom[POP3_COUNTER_FAILURES]++;
+	s->failures++;
+	s->have_user = false;
+	s->timer = ev_timer_add(server.loop,
+	    pop3_source_fail(s->service, s->conn), pop3_denied, s);
+	s->busy = s->timer > 0;
+	if (s->timer <= 0)
+		pop3_denied(server.loop, 0, s);
+}
+
+/* The stored hash of an account, or "" (the pool then hashes a dummy,
+ * so an unknown name costs what a wrong secret costs). */
+static const char *
+pop3_account_hash(const struct pop3_conf *conf, const char *name)
+{
+	for (size_t i = 0; i + ACCOUNT_FIELDS <= conf->accounts.n;
+	    i += ACCOUNT_FIELDS)
+		if (strcasecmp(conf->accounts.v[i + ACCOUNT_NAME], name) == 0)
+			return conf->accounts.v[i + ACCOUNT_SECRET];
+	return "";
+}
+
+static int
+pop3_cmd_user(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+	size_t len = strlen(argv[1]);
+
+	(void)argc;
+	/* A name too long for an account is kept as none: PASS fails. */
+	if (len > NAME_LEN_MAX)
+		len = 0;
+	for (size_t i = 0; i < len; i++)
+		s->user[i] = (char)(argv[1][i] >= 'A' && argv[1][i] <= 'Z' ?
+		    argv[1][i] - 'A' + 'a' : argv[1][i]);
+	s->user[len] = '\0';
+	s->have_user = true;
+	/* The same answer for every name: it tells nothing. */
+	conn_reply(s->conn, "+OK");
+	return LINE_MORE;
+}
+
+static int
+pop3_cmd_pass(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+
+	(void)argc;
+	if (!s->have_user) {
+		explicit_bzero(argv[1], strlen(argv[1]));
+		conn_reply(s->conn, "-ERR USER first");
+		return LINE_MORE;
+	}
+	passwd_set_secret(&s->pw, argv[1]);
+	snprintf(s->pw.hash, sizeof(s->pw.hash), "%s",
+	    name_valid(s->user) ? pop3_account_hash(s->conf, s->user) : "");
+	if (passwd_verify(s->service->hasher, &s->pw, pop3_pw_done) != 0) {
+		conn_reply(s->conn, "-ERR service stopping");
+		return LINE_MORE;
+	}
+	s->busy = true;
+	conn_pause(s->conn);
+	return LINE_STOP;
+}
+
+/* ---- the maildir jobs, on the worker ------------------------------------ */
+
+/* Opens and locks the mailbox, then lists it. */
+static int
+pop3_job_open(struct pop3_session *s)
+{
+	int rc = maildir_open(s->service->rootfd, s->user, &s->mb);
+
+	if (rc != 0)
+		return rc;
+	if (flock(s->mb.boxfd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		maildir_close(&s->mb);
+		return rc;
+	}
+	if ((rc = maildir_scan(&s->mb, &s->list)) != 0)
+		maildir_close(&s->mb);
+	return rc;
+}
+
+/* How a message is being converted for the wire. */
+struct pop3_conv {
+	bool at_start;                /* the next byte begins a line */
+	bool prev_cr;                 /* the last byte was a CR */
+	bool in_body;                 /* past the empty line after the header */
+	bool line_empty;              /* the line so far has no bytes but CR */
+	long left;                    /* TOP: body lines still to send; -1 all */
+	bool done;                    /* TOP has sent its lines */
+};
+
+/* Converts n bytes to CRLF line ends with dot-stuffing into out (room
+ * for 2n bytes); returns the bytes written. */
+static size_t
+pop3_convert(struct pop3_conv *cv, const char *in, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && !cv->done; i++) {
+		char ch = in[i];
+
+		if (cv->at_start && ch == '.')
+			out[o++] = '.';
+		if (ch == '\n' && !cv->prev_cr)
+			out[o++] = '\r';
+		out[o++] = ch;
+		cv->prev_cr = ch == '\r';
+		cv->at_start = ch == '\n';
+		if (ch != '\n') {
+			cv->line_empty = cv->line_empty && ch == '\r';
+			continue;
+		}
+		if (!cv->in_body && cv->line_empty)
+			cv->in_body = true;
+		else if (cv->in_body && cv->left > 0)
+			cv->left--;
+		cv->done = cv->in_body && cv->left == 0;
+		cv->line_empty = true;
+	}
+	return o;
+}
+
+/* Reads a message into one buffer: the +OK line, the converted bytes,
+ * the final dot. */
+static int
+pop3_job_fetch(struct pop3_session *s, struct pop3_job *j)
+{
+	struct maildir_msg *m = &s->list.msgs[j->msg];
+	struct pop3_conv cv = { true, false, false, true, j->lines, false };
+	int dirfd = m->sub == MAILDIR_NEW ? s->mb.newfd : s->mb.curfd;
+	char head[64], chunk[POP3_READ_CHUNK];
+	size_t cap, len;
+	ssize_t n;
+	int fd = openat(dirfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct rbuf *rb;
+
+	if (fd < 0)
+		return -errno;
+	len = (size_t)snprintf(head, sizeof(head), j->lines < 0 ?
+	    "+OK %zu octets\r\n" : "+OK\r\n", m->vsize);
+	cap = len + 2 * m->fsize + 2 * sizeof(chunk) + 8;
+	if ((rb = rbuf_new(NULL, cap)) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	memcpy(rb->data, head, len);
+	while (!cv.done && (n = read(fd, chunk, sizeof(chunk))) > 0 &&
+	    len + 2 * (size_t)n + 5 <= cap)
+		len += pop3_convert(&cv, chunk, (size_t)n, rb->data + len);
+	close(fd);
+	if (!cv.at_start) {
+		memcpy(rb->data + len, "\r\n", 2);
+		len += 2;
+	}
+	memcpy(rb->data + len, ".\r\n", 3);
+	rb->len = len + 3;
+	j->out = rb;
+	/* RETR marks the message seen and moves it to cur/, as Dovecot
+	 * does; the reply goes out whether or not that worked. */
+	if (j->lines < 0)
+		maildir_mark_seen(&s->mb, m);
+	return 0;
+}
+
+/* Deletes the marked messages and syncs the directories. */
+static int
+pop3_job_quit(struct pop3_session *s, struct pop3_job *j)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < s->list.n; i++) {
+		struct maildir_msg *m = &s->list.msgs[i];
+		int dirfd = m->sub == MAILDIR_NEW ? s->mb.newfd : s->mb.curfd;
+
+		if (!m->deleted)
+			continue;
+		if (unlinkat(dirfd, m->name, 0) == 0 || errno == ENOENT)
+			j->deleted++;
+		else if (rc == 0)
+			rc = -errno;
+	}
+	if (j->deleted > 0 && (fsync(s->mb.curfd) != 0 ||
+	    fsync(s->mb.newfd) != 0) && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+static void
+pop3_job_run(struct worker_job *wj)
+{
+	struct pop3_job *j = (struct pop3_job *)wj;
+	struct pop3_session *s = j->s;
+
+	switch (j->kind) {
+	case JOB_OPEN:  j->result = pop3_job_open(s); break;
+	case JOB_FETCH: j->result = pop3_job_fetch(s, j); break;
+	case JOB_QUIT:  j->result = pop3_job_quit(s, j); break;
+	}
+}
+
+/* The sums STAT and LIST show: messages not deleted, and their size. */
+static size_t
+pop3_totals(const struct pop3_session *s, size_t *octets)
+{
+	size_t n = 0;
+
+	*octets = 0;
+	for (size_t i = 0; i < s->list.n; i++)
+		if (!s->list.msgs[i].deleted) {
+			n++;
+			*octets += s->list.msgs[i].vsize;
+		}
+	return n;
+}
+
+static void
+pop3_open_done(struct pop3_session *s, struct pop3_job *j)
+{
+	size_t octets, n;
+
+	if (j->result == -EBUSY) {
+		conn_reply(s->conn, "-ERR [IN-USE] mailbox in use by another "
+		    "session");
+	} else if (j->result != 0) {
+		svc_log(s->service->svc, LOG_LVL_ERROR, "cannot open mailbox "
+		    "%s: %s", s->user, strerror(-j->result));
+		conn_reply(s->conn, "-ERR [SYS/TEMP] cannot open the mailbox");
+	} else {
+		s->state = POP3_TRANS;
+		n = pop3_totals(s, &octets);
+		conn_reply(s->conn, "+OK %zu messages (%zu octets)", n, octets);
+	}
+	s->have_user = false;
+}
+
+static void
+pop3_job_done(struct worker_job *wj)
+{
+	struct pop3_job *j = (struct pop3_job *)wj;
+	struct pop3_session *s = j->s;
+
+	if (!pop3_back(s)) {
+		rbuf_unref(j->out);
+		return;
+	}
+	switch (j->kind) {
+	case JOB_OPEN:
+		pop3_open_done(s, j);
+		break;
+	case JOB_FETCH:
+		if (j->result != 0)
+			conn_reply(s->conn, "-ERR cannot read message %zu: %s",
+			    j->msg + 1, strerror(-j->result));
+		else
+			conn_send_shared(s->conn, j->out);
+		rbuf_unref(j->out);
+		j->out = NULL;
+		break;
+	case JOB_QUIT:
+		if (j->result != 0)
+			conn_reply(s->conn, "-ERR some deleted messages not "
+			    "removed");
+		else
+			conn_reply(s->conn, "+OK multid POP3 server signing off "
+			    "(%zu messages deleted)", j->deleted);
+		conn_close_after_flush(s->conn);
+		break;
+	}
+	pop3_resume(s);
+}
+
+/* ---- transaction commands ---------------------------------------------- */
+
+/* The message a number names, or NULL after an error reply. */
+static struct maildir_msg *
+pop3_msg(struct pop3_session *s, const char *arg, size_t *index)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 ||
+	    v == 0 || v > s->list.n) {
+		conn_reply(s->conn, "-ERR no such message");
+		return NULL;
+	}
+	if (s->list.msgs[v - 1].deleted) {
+		conn_reply(s->conn, "-ERR message %lu already deleted", v);
+		return NULL;
+	}
+	*index = v - 1;
+	return &s->list.msgs[v - 1];
+}
+
+static int
+pop3_cmd_stat(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+	size_t octets, n = pop3_totals(s, &octets);
+
+	(void)argc;
+	(void)argv;
+	conn_reply(s->conn, "+OK %zu %zu", n, octets);
+	return LINE_MORE;
+}
+
+/* LIST and UIDL: one message, or every one that is not deleted. */
+static int
+pop3_listing(struct pop3_session *s, int argc, char **argv, bool uidl)
+{
+	struct maildir_msg *m;
+	size_t i, octets, n;
+
+	if (argc > 1) {
+		if ((m = pop3_msg(s, argv[1], &i)) == NULL)
+			return LINE_MORE;
+		if (uidl)
+			conn_reply(s->conn, "+OK %zu %s", i + 1, m->uidl);
+		else
+			conn_reply(s->conn, "+OK %zu %zu", i + 1, m->vsize);
+		return LINE_MORE;
+	}
+	n = pop3_totals(s, &octets);
+	if (uidl)
+		conn_reply(s->conn, "+OK");
+	else
+		conn_reply(s->conn, "+OK %zu messages (%zu octets)", n, octets);
+	for (i = 0; i < s->list.n; i++) {
+		m = &s->list.msgs[i];
+		if (m->deleted)
+			continue;
+		if (uidl)
+			conn_reply(s->conn, "%zu %s", i + 1, m->uidl);
+		else
+			conn_reply(s->conn, "%zu %zu", i + 1, m->vsize);
+	}
+	conn_reply(s->conn, ".");
+	return LINE_MORE;
+}
+
+static int
+pop3_cmd_list(void *session, int argc, char **argv)
+{
+	return pop3_listing(session, argc, argv, false);
+}
+
+static int
+pop3_cmd_uidl(void *session, int argc, char **argv)
+{
+	return pop3_listing(session, argc, argv, true);
+}
+
+/* RETR N and TOP N L: the message is read on the worker. */
+static int
+pop3_fetch(struct pop3_session *s, const char *num, long lines)
+{
+	struct maildir_msg *m;
+	size_t i;
+
+	if ((m = pop3_msg(s, num, &i)) == NULL)
+		return LINE_MORE;
+	if (m->vsize > POP3_SEND_MAX) {
+		conn_reply(s->conn, "-ERR message too large to send");
+		return LINE_MORE;
+	}
+	s->job.msg = i;
+	s->job.lines = lines;
+	return pop3_job_submit(s, JOB_FETCH) == 0 ? LINE_STOP : LINE_MORE;
+}
+
+static int
+pop3_cmd_retr(void *session, int argc, char **argv)
+{
+	(void)argc;
+	return pop3_fetch(session, argv[1], -1);
+}
+
+static int
+pop3_cmd_top(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+	char *end;
+	long lines;
+
+	(void)argc;
+	errno = 0;
+	lines = strtol(argv[2], &end, 10);
+	if (argv[2][0] < '0' || argv[2][0] > '9' || *end != '\0' ||
+	    errno != 0) {
+		conn_reply(s->conn, "-ERR usage: TOP N LINES");
+		return LINE_MORE;
+	}
+	return pop3_fetch(s, argv[1], lines);
+}
+
+static int
+pop3_cmd_dele(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+	struct maildir_msg *m;
+	size_t i;
+
+	(void)argc;
+	if ((m = pop3_msg(s, argv[1], &i)) == NULL)
+		return LINE_MORE;
+	m->deleted = true;
+	conn_reply(s->conn, "+OK message %zu deleted", i + 1);
+	return LINE_MORE;
+}
+
+static int
+pop3_cmd_rset(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+	size_t octets, n;
+
+	(void)argc;
+	(void)argv;
+	for (size_t i = 0; i < s->list.n; i++)
+		s->list.msgs[i].deleted = false;
+	n = pop3_totals(s, &octets);
+	conn_reply(s->conn, "+OK maildrop has %zu messages (%zu octets)", n,
+	    octets);
+	return LINE_MORE;
+}
+
+static int
+pop3_cmd_noop(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	conn_reply(s->conn, "+OK");
+	return LINE_MORE;
+}
+
+/* QUIT: in the transaction state the marked messages go, all at once on
+ * the worker; before login it only says goodbye. */
+static int
+pop3_cmd_quit(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	if (s->state == POP3_TRANS)
+		return pop3_job_submit(s, JOB_QUIT) == 0 ? LINE_STOP :
+		    LINE_MORE;
+	conn_reply(s->conn, "+OK multid POP3 server signing off");
+	conn_close_after_flush(s->conn);
+	return LINE_STOP;
+}
+
+/* With STLS (SPEC §6) its line goes here, before USER. */
+static const char *const pop3_capabilities[] = {
+	"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING",
+	"IMPLEMENTATION multid", NULL
+};
+
+static int
+pop3_cmd_capa(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	conn_reply(s->conn, "+OK Capability list follows");
+	for (size_t i = 0; pop3_capabilities[i] != NULL; i++)
+		conn_reply(s->conn, "%s", pop3_capabilities[i]);
+	conn_reply(s->conn, ".");
+	return LINE_MORE;
+}
+
+/* STLS gets its row here (SPEC §6), in POP3_AUTH. */
+static const struct cmd_def pop3_commands[] = {
+	{ CMD_WORD("USER"), 1, 1, POP3_AUTH, 0, "USER NAME", pop3_cmd_user },
+	{ CMD_WORD("PASS"), 1, 1, POP3_AUTH, CMD_REST, "PASS SECRET",
+	  pop3_cmd_pass },
+	{ CMD_WORD("STAT"), 0, 0, POP3_TRANS, 0, "STAT", pop3_cmd_stat },
+	{ CMD_WORD("LIST"), 0, 1, POP3_TRANS, 0, "LIST [N]", pop3_cmd_list },
+	{ CMD_WORD("RETR"), 1, 1, POP3_TRANS, 0, "RETR N", pop3_cmd_retr },
+	{ CMD_WORD("TOP"), 2, 2, POP3_TRANS, 0, "TOP N LINES", pop3_cmd_top },
+	{ CMD_WORD("UIDL"), 0, 1, POP3_TRANS, 0, "UIDL [N]", pop3_cmd_uidl },
+	{ CMD_WORD("DELE"), 1, 1, POP3_TRANS, 0, "DELE N", pop3_cmd_dele },
+	{ CMD_WORD("RSET"), 0, 0, POP3_TRANS, 0, "RSET", pop3_cmd_rset },
+	{ CMD_WORD("NOOP"), 0, 0, POP3_TRANS, 0, "NOOP", pop3_cmd_noop },
+	{ CMD_WORD("QUIT"), 0, 0, POP3_AUTH | POP3_TRANS, 0, "QUIT",
+	  pop3_cmd_quit },
+	{ CMD_WORD("CAPA"), 0, 0, POP3_AUTH | POP3_TRANS, 0, "CAPA",
+	  pop3_cmd_capa },
+	{ .word = NULL }
+};
+
+static enum line_result
+pop3_message(struct conn *c, char *line, size_t len)
+{
+	struct pop3_session *s = c->data;
+	struct cmd_call call;
+
+	switch (cmd_parse(pop3_commands, line, len, s->state, &call)) {
+	case CMD_OK:
+		return (enum line_result)cmd_call(&call, s);
+	case CMD_BLANK:
+		return LINE_MORE;
+	case CMD_UNKNOWN:
+		conn_reply(c, "-ERR unknown command");
+		return LINE_MORE;
+	case CMD_USAGE:
+		conn_reply(c, "-ERR usage: %s", call.def->usage);
+		return LINE_MORE;
+	case CMD_STATE:
+		conn_reply(c, s->state == POP3_AUTH ? "-ERR not logged in" :
+		    "-ERR already logged in");
+		return LINE_MORE;
+	}
+	return LINE_MORE;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static int
+pop3_open(struct conn *c)
+{
+	struct pop3_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return -1;
+	s->conn = c;
+	s->service = c->svc->state;
+	s->conf = c->conf->tconf;
+	s->state = POP3_AUTH;
+	s->mb.boxfd = s->mb.tmpfd = s->mb.newfd = s->mb.curfd = -1;
+	c->data = s;
+	conn_reply(c, "+OK multid POP3 ready");
+	return 0;
+}
+
+/* The mailbox is unlocked with the session; nothing marked is deleted
+ * without QUIT.  A job in flight frees the session when it is done. */
+static void
+pop3_close(struct conn *c, enum close_reason why)
+{
+	struct pop3_session *s = c->data;
+
+	(void)why;
+	if (s == NULL)
+		return;
+	c->data = NULL;
+	if (s->timer > 0) {
+		ev_timer_del(server.loop, s->timer);
+		s->timer = 0;
+		s->busy = false;
+	}
+	s->conn = NULL;
+	if (!s->busy)
+		pop3_session_free(s);
+}
+
+static void
+pop3_eof(struct conn *c)
+{
+	struct pop3_session *s = c->data;
+
+	if (s->busy)
+		s->eof = true;
+	else
+		conn_close_after_flush(c);
+}
+
+static void
+pop3_timeout(struct conn *c)
+{
+	conn_reply(c, "-ERR autologout; idle for too long");
+	conn_close_after_flush(c);
+}
+
+/* ---- configuration, start and stop ------------------------------------ */
+
+static const char *
+pop3_configure(struct svc_conf *sc)
+{
+	struct pop3_conf *conf = sc->tconf;
+	static char err[160];
+
+	if (conf->maildir == NULL)
+		return "maildir: missing";
+	if (conf->accounts.n == 0)
+		return "accounts: missing";
+	for (size_t i = 0; i < conf->accounts.n; i += ACCOUNT_FIELDS) {
+		const char *name = conf->accounts.v[i + ACCOUNT_NAME];
+
+		if (!name_valid(name)) {
+			snprintf(err, sizeof(err), "accounts: \"%.32s\": a name "
+			    "must follow the nickname rule", name);
+			return err;
+		}
+		for (size_t k = 0; k < i; k += ACCOUNT_FIELDS)
+			if (strcasecmp(conf->accounts.v[k + ACCOUNT_NAME],
+			    name) == 0) {
+				snprintf(err, sizeof(err), "accounts: \"%s\" "
+				    "named twice", name);
+				return err;
+			}
+		if (passwd_check_hash(conf->accounts.v[i + ACCOUNT_SECRET]) != 0) {
+			snprintf(err, sizeof(err), "accounts: \"%s\": secret is "
+			    "not a crypt(3) hash (mkpasswd -m yescrypt)", name);
+			return err;
+		}
+	}
+	return NULL;
+}
+
+static void
+pop3_service_free(struct pop3_service *p)
+{
+	struct hash_node *n, *next;
+
+	passwd_stop(p->hasher);
+	if (p->files != NULL)
+		worker_stop(p->files);
+	for (n = hash_first(&p->sources); n != NULL; n = next) {
+		next = hash_next(&p->sources, n);
+		hash_del(&p->sources, n);
+		free(HASH_ENTRY(n, struct pop3_source, node));
+	}
+	hash_free(&p->sources);
+	if (p->rootfd >= 0)
+		close(p->rootfd);
+	free(p);
+}
+
+static int
+pop3_start(struct svc *svc)
+{
+	const struct pop3_conf *conf = SVC_CONF(svc, struct pop3_conf);
+	const struct worker_config wc = {
+		.name = "multid-pop3", .threads = POP3_FILE_THREADS,
+	};
+	struct pop3_service *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->svc = svc;
+	p->rootfd = -1;
+	if (mkdir(conf->maildir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		svc_log(svc, LOG_LVL_ERROR, "cannot create %s: %s",
+		    conf->maildir, strerror(errno));
+		pop3_service_free(p);
+		return rc;
+	}
+	if ((p->rootfd = open(conf->maildir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		rc = -errno;
+		svc_log(svc, LOG_LVL_ERROR, "cannot open %s: %s", conf->maildir,
+		    strerror(errno));
+		pop3_service_free(p);
+		return rc;
+	}
+	p->hasher = passwd_start(server.loop, "multid-pop3-pw",
+	    POP3_HASH_THREADS, &rc);
+	if (p->hasher == NULL ||
+	    (p->files = worker_start(server.loop, &wc, &rc)) == NULL) {
+		svc_log(svc, LOG_LVL_ERROR, "cannot start threads: %s",
+		    rc == -ENOSYS ? "yescrypt is not available" : strerror(-rc));
+		pop3_service_free(p);
+		return rc;
+	}
+	svc->state = p;
+	return 0;
+}
+
+/* Jobs in flight finish first: the threads are joined. */
+static void
+pop3_stop(struct svc *svc)
+{
+	struct pop3_service *p = svc->state;
+
+	if (p == NULL)
+		return;
+	pop3_service_free(p);
+	svc->state = NULL;
+}
+
+static const struct service_protocol pop3_protocols[] = {
+	{ .name = "", .frame = FRAME_IRC, .open = pop3_open,
+	  .message = pop3_message, .eof = pop3_eof, .close = pop3_close,
+	  .busy = "-ERR [SYS/TEMP] too many connections\r\n",
+	  .too_long = "-ERR line too long" },
+	{ .name = NULL },
+};
+
+const struct service_type pop3_service = {
+	.name = "pop3",
+	.protos = PROTO_TCP,
+	.keys = pop3_keys,
+	.conf_size = sizeof(struct pop3_conf),
+	.conf_defaults = &pop3_defaults,
+	.idle_timeout = 600,
+	.busy = "-ERR [SYS/TEMP] too many connections\r\n",
+	.too_long = "-ERR line too long",
+	.counters = pop3_counters,
+	.protocols = pop3_protocols,
+	.configure = pop3_configure,
+	.start = pop3_start,
+	.stop = pop3_stop,
+	.timeout = pop3_timeout,
+};
