@@ -132,7 +132,8 @@ struct service_type {
 	/* The output queue drained below the low-water mark. */
 	void (*writable)(struct conn *c);
 	/* idle_timeout passed; it may send a last reply and
-	 * conn_close_after_flush(), else the core closes it at once. */
+	 * conn_close_after_flush(), or keep the connection by setting a
+	 * later c->deadline, else the core closes it at once. */
 	void (*timeout)(struct conn *c);
 	/* The client half-closed; default: close after the output is sent. */
 	void (*eof)(struct conn *c);
