@@ -21,6 +21,7 @@ extern const struct service_type http_service;
 extern const struct service_type metrics_service;
 extern const struct service_type smtp_service;
 extern const struct service_type pop3_service;
+extern const struct service_type tftp_service;
 
 const struct service_type *const service_types[] = {
 	&echo_service,          /* RFC 862 */
@@ -37,6 +38,7 @@ const struct service_type *const service_types[] = {
 	&metrics_service,       /* Prometheus exposition */
 	&smtp_service,          /* a mail drop into Maildir */
 	&pop3_service,          /* POP3 over the same Maildir */
+	&tftp_service,          /* RFC 1350 file transfer */
 	NULL
 };
 
