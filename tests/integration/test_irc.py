@@ -6,7 +6,10 @@ clients both ways, bad input, flood and slow readers, PING/PONG.
 The chat listens with the line protocol on 127.0.0.1, the course protocol
 on 127.0.0.2 and IRC on 127.0.0.3, so a test picks the protocol by
 address.  The server is called irc.test."""
+import os
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -656,3 +659,178 @@ def test_server_name_defaults_to_host_name(start):
     a.send("NICK x")
     a.send("USER x 0 * :x")
     assert a.line().startswith(":%s 001 x " % socket.gethostname())
+
+
+# --- real clients: ii and irssi, with a line user, across two rooms ---------------
+
+
+def need(*tools):
+    for t in tools:
+        if shutil.which(t) is None:
+            pytest.skip("%s is not installed (make deps installs it)" % t)
+
+
+def wait_for(what, probe, timeout=10):
+    """Polls probe() until it returns something true; fails naming what."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = probe()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError("no %s within %d s; last: %r" % (what, timeout,
+                                                         probe()))
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class II:
+    """ii, driven through its FIFOs, its output read from its files."""
+
+    def __init__(self, tmp, host, port, nick):
+        self.dir = os.path.join(str(tmp), "ii")
+        self.srv = os.path.join(self.dir, host)
+        self.proc = subprocess.Popen(
+            ["ii", "-s", host, "-p", str(port), "-n", nick, "-i", self.dir,
+             "-f", "ii user"], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("ii registration",
+                 lambda: "End of MOTD" in self.out() and os.path.exists(
+                     os.path.join(self.srv, "in")))
+
+    def out(self, where=""):
+        return read_text(os.path.join(self.srv, where, "out"))
+
+    def say(self, text, where=""):
+        path = os.path.join(self.srv, where, "in")
+        wait_for("%s/in" % (where or "ii"), lambda: os.path.exists(path))
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, (text + "\n").encode())
+        finally:
+            os.close(fd)
+
+    def wait(self, text, where="", timeout=10):
+        wait_for(repr(text) + " in ii's " + (where or "server") + " out",
+                 lambda: text in self.out(where), timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+class Irssi:
+    """irssi in a detached tmux session: keys in, the screen and its
+    channel logs out."""
+
+    def __init__(self, tmp, host, port, nick):
+        self.home = os.path.join(str(tmp), "irssi")
+        self.logs = os.path.join(self.home, "logs")
+        os.makedirs(self.logs)
+        with open(os.path.join(self.home, "config"), "w") as f:
+            f.write('settings = {\n'
+                    '  core = { real_name = "irssi user"; user_name = "%s";'
+                    ' nick = "%s"; settings_autosave = "no"; };\n'
+                    '  "fe-common/core" = { autolog = "yes";'
+                    ' autolog_path = "%s/$0.log"; };\n'
+                    '};\n' % (nick, nick, self.logs))
+        self.session = "multid-irc-%d" % os.getpid()
+        subprocess.run(["tmux", "kill-session", "-t", self.session],
+                       stderr=subprocess.DEVNULL)
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.session,
+                        "-x", "160", "-y", "50",
+                        "irssi --home=%s -c %s -p %d" % (self.home, host, port)],
+                       check=True)
+
+    def keys(self, text):
+        subprocess.run(["tmux", "send-keys", "-t", self.session, "-l", text],
+                       check=True)
+        subprocess.run(["tmux", "send-keys", "-t", self.session, "Enter"],
+                       check=True)
+
+    def screen(self):
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.session, "-S", "-500"],
+            capture_output=True, text=True).stdout
+
+    def log(self, channel):
+        return read_text(os.path.join(self.logs, channel + ".log"))
+
+    def wait_screen(self, text, timeout=10):
+        wait_for(repr(text) + " on irssi's screen",
+                 lambda: text in self.screen(), timeout)
+
+    def wait_log(self, channel, text, timeout=10):
+        wait_for(repr(text) + " in irssi's " + channel,
+                 lambda: text in self.log(channel), timeout)
+
+    def stop(self):
+        subprocess.run(["tmux", "kill-session", "-t", self.session],
+                       stderr=subprocess.DEVNULL)
+
+
+CLIENT_ERRORS = ("Unknown command", "Not enough parameters",
+                 "You have not registered", "No such nick", "ERROR",
+                 "Erroneous", "already in use", "not on that channel")
+
+
+def test_irssi_ii_and_a_line_user_chat_across_two_rooms(d, tmp_path):
+    need("ii", "irssi", "tmux")
+    host, port = addr(d, IRC)
+    liner = Line(d, "liner")
+    ii = II(tmp_path, host, port, "iiuser")
+    irssi = Irssi(tmp_path, host, port, "ircy")
+    try:
+        irssi.wait_screen("End of MOTD command")
+        ii.say("/j #lobby")
+        ii.say("/j #side")
+        ii.wait("has joined #side", "#side")
+        irssi.keys("/join #lobby,#side")
+        irssi.wait_log("#side", "Total of 2 nicks")
+        liner.read_until(lambda l: l == "* ircy joined")
+        # Lobby: line -> both IRC clients, ii -> line and irssi.
+        liner.send("hello from line")
+        ii.wait("<liner> hello from line", "#lobby")
+        irssi.wait_log("#lobby", "liner> hello from line")
+        ii.say("hello from ii", "#lobby")
+        assert liner.line() == "<iiuser> hello from ii"
+        irssi.wait_log("#lobby", "iiuser> hello from ii")
+        # Side: irssi -> ii, then the line user comes over.
+        irssi.keys("/msg #side hello from irssi")
+        ii.wait("<ircy> hello from irssi", "#side")
+        liner.send("/join side")
+        assert liner.line().startswith("* you are in side (3 here)")
+        irssi.wait_log("#side", "liner")
+        irssi.keys("/window goto #side")
+        irssi.keys("/me waves")
+        assert liner.line() == "* ircy waves"
+        liner.send("hi side")
+        ii.wait("<liner> hi side", "#side")
+        irssi.wait_log("#side", "liner> hi side")
+        irssi.wait_screen("liner> hi side")
+        # A nick change, a part, a quit.
+        irssi.keys("/nick ircy2")
+        assert liner.line() == "* ircy is now ircy2"
+        ii.wait("ircy changed nick to ircy2")
+        irssi.wait_screen("You're now known as ircy2")
+        ii.say("/l see you", "#side")
+        assert liner.line() == "* iiuser left (see you)"
+        irssi.wait_log("#side", "has left #side")
+        irssi.keys("/quit bye all")
+        assert liner.line() == "* ircy2 left (bye all)"
+        ii.wait("has quit")
+        # Neither client showed an error at any point.
+        shown = irssi.screen() + irssi.log("#lobby") + irssi.log("#side")
+        for log in (ii.out(), ii.out("#lobby"), ii.out("#side"), shown):
+            for e in CLIENT_ERRORS:
+                assert e not in log, (e, log[-2000:])
+    finally:
+        irssi.stop()
+        ii.stop()
