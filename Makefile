@@ -22,7 +22,7 @@ PC_DEBS  = libconfig:libconfig-dev libsystemd:libsystemd-dev \
 # Programs the tests and `make run` use, and their Debian packages.
 TOOL_DEBS = gcc:gcc make:make pkg-config:pkg-config nc:netcat-openbsd \
             curl:curl logger:bsdutils telnet:telnet tmux:tmux \
-            openssl:openssl ii:ii irssi:irssi
+            openssl:openssl tftp:tftp-hpa atftp:atftp ii:ii irssi:irssi
 
 ifdef SANITIZE
 BUILD   ?= build-sanitize
