@@ -45,6 +45,15 @@ close_reason_text(enum close_reason why)
 static void conn_event(struct ev_loop *loop, int fd, void *data, int mask);
 static void conn_flush(struct conn *c);
 
+/* Whether the type makes output for this connection as the socket
+ * drains. */
+static bool
+conn_produces(const struct conn *c)
+{
+	return c->state == CONN_OPEN && c->type->writable != NULL &&
+	    !c->writable_off;
+}
+
 /* Puts c at the back of the flush list. */
 static void
 conn_queue(struct conn *c)
@@ -143,7 +152,7 @@ conn_start(struct conn *c)
 		conn_update_read(c);
 	/* Output written by open is queued already; a type that makes
 	 * output as the socket drains gets its first turn too. */
-	if (c->state == CONN_OPEN && c->type->writable != NULL)
+	if (conn_produces(c))
 		conn_queue(c);
 }
 
@@ -389,6 +398,14 @@ conn_send_file(struct conn *c, int fd, off_t off, size_t len)
 }
 
 void
+conn_want_writable(struct conn *c, bool want)
+{
+	c->writable_off = !want;
+	if (conn_produces(c))
+		conn_queue(c);
+}
+
+void
 conn_pause(struct conn *c)
 {
 	c->paused = true;
@@ -619,8 +636,7 @@ conn_flush(struct conn *c)
 		conn_close(c, CLOSE_SLOW);
 		return;
 	}
-	if (c->state == CONN_OPEN && c->type->writable != NULL &&
-	    c->out.pending < c->high_water / 2)
+	if (conn_produces(c) && c->out.pending < c->high_water / 2)
 		c->type->writable(c);
 	/* Nothing follows the queue of a draining connection but the FIN,
 	 * which then rides on the last data segment: one packet and one
@@ -642,8 +658,7 @@ conn_flush(struct conn *c)
 	}
 	/* A type that makes output as the socket drains (chargen) is woken
 	 * by the socket's room even when the queue is empty. */
-	if (c->out.pending > 0 ||
-	    (c->state == CONN_OPEN && c->type->writable != NULL))
+	if (c->out.pending > 0 || conn_produces(c))
 		ev_add(server.loop, c->fd, EV_WRITABLE, conn_event, c);
 	else
 		ev_del(server.loop, c->fd, EV_WRITABLE);

@@ -58,6 +58,8 @@ struct conn {
 	bool                    replay;     /* buffered input waits for delivery */
 	bool                    rejected;   /* refused by a limit: no hooks */
 	bool                    over_cap;   /* output passed hard_cap: dropping */
+	bool                    writable_off; /* the type's writable hook is
+	                                       not wanted now */
 	bool                    input_waits; /* the last read filled its buffer:
 	                                       more may wait on the socket */
 	bool                    handshaking; /* TLS handshake not done: the
@@ -98,6 +100,12 @@ int conn_answer(struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int conn_send_shared(struct conn *c, struct rbuf *rb);
 int conn_send_file(struct conn *c, int fd, off_t off, size_t len);
+
+/* Turns the type's writable hook off or on again for this connection (on
+ * by default).  A type that makes output as the socket drains turns it
+ * off while its next output waits for a worker, or on a connection that
+ * makes none, so that an empty queue does not wake the loop for nothing. */
+void conn_want_writable(struct conn *c, bool want);
 
 /* Stops or restarts reading input (a service waiting for a worker). */
 void conn_pause(struct conn *c);
