@@ -19,6 +19,7 @@ extern const struct service_type bank_service;
 extern const struct service_type log_service;
 extern const struct service_type http_service;
 extern const struct service_type metrics_service;
+extern const struct service_type files_service;
 extern const struct service_type smtp_service;
 extern const struct service_type pop3_service;
 extern const struct service_type tftp_service;
@@ -36,6 +37,7 @@ const struct service_type *const service_types[] = {
 	&log_service,           /* UDP log aggregation */
 	&http_service,          /* static files and directory listings */
 	&metrics_service,       /* Prometheus exposition */
+	&files_service,         /* file transfer with nc and tar */
 	&smtp_service,          /* a mail drop into Maildir */
 	&pop3_service,          /* POP3 over the same Maildir */
 	&tftp_service,          /* RFC 1350 file transfer */
