@@ -22,7 +22,8 @@ PC_DEBS  = libconfig:libconfig-dev libsystemd:libsystemd-dev \
 # Programs the tests and `make run` use, and their Debian packages.
 TOOL_DEBS = gcc:gcc make:make pkg-config:pkg-config nc:netcat-openbsd \
             curl:curl logger:bsdutils telnet:telnet tmux:tmux \
-            openssl:openssl tftp:tftp-hpa atftp:atftp ii:ii irssi:irssi
+            openssl:openssl tftp:tftp-hpa atftp:atftp ii:ii irssi:irssi \
+            swaks:swaks
 
 ifdef SANITIZE
 BUILD   ?= build-sanitize

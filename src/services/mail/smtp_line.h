@@ -10,7 +10,8 @@
  * - A line ends at LF; it ended CRLF when a CR stood right before it,
  *   else with a bare LF.  A CR anywhere else is part of the line.
  * - A line longer than the cut size comes in pieces without an ending;
- *   a piece never ends with a CR, so a CRLF is never split.
+ *   a CR at the end of a piece is kept for the next one, so a CR LF is
+ *   never split.
  * - In a session whose every line so far ended with a bare LF (the
  *   course's client), LF "." LF ends DATA.  Once the session has sent one
  *   CRLF line, only CR LF "." CR LF does, and a message that holds a bare
