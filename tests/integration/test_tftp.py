@@ -647,3 +647,59 @@ def test_config_errors(tmp_path):
     conf.write_text(config(service("t", "tftp", ["tcp://127.0.0.1:0"],
                                    'root = "/tmp";')))
     assert run_multid(["-t", "-c", str(conf)]).returncode == 1
+
+
+def test_stop_with_transfers_in_flight(start, root):
+    put_file(root, "f", os.urandom(100000))
+    d = start(tftp_config(root, "write = true; timeout = 5;"))
+    r = Raw(d)
+    r.send(request(RRQ, "f"))
+    assert r.recv()[:2] == (DATA, 1)
+    w = Raw(d)
+    w.send(request(WRQ, "up", blksize=8192))
+    assert w.recv()[0] == OACK
+    for n in range(1, 41):                 # past one buffer for the disk
+        w.send(data_pkt(n, os.urandom(8192)))
+        assert w.recv()[:2] == (ACK, n)
+    assert d.stop() == 0
+    assert os.listdir(root) == ["f"]       # the unfinished upload left nothing
+    assert r.recv()[:2] == (ERROR, 0)      # both clients were told
+    assert w.recv()[:2] == (ERROR, 0)
+
+
+def test_reload_removing_the_service_ends_its_transfers(start, root):
+    put_file(root, "f", os.urandom(5000))
+    d = start(tftp_config(root, "write = true; timeout = 5;"))
+    r = Raw(d)
+    r.send(request(RRQ, "f"))
+    assert r.recv()[:2] == (DATA, 1)
+    w = Raw(d)
+    w.send(request(WRQ, "up"))
+    assert w.recv()[:2] == (ACK, 0)
+    w.send(data_pkt(1, b"u" * 512))
+    assert w.recv()[:2] == (ACK, 1)
+    d.reload(config(service("m", "metrics", ["tcp://127.0.0.1:0"])))
+    assert r.recv()[:2] == (ERROR, 0)
+    assert w.recv()[:2] == (ERROR, 0)
+    assert os.listdir(root) == ["f"]
+    assert d.alive()
+
+
+def test_metrics_families(start, root, tmp_path):
+    put_file(root, "f", b"r" * 700)
+    d = start(tftp_config(root, "write = true;"))
+    out = tmp_path / "o"
+    assert hpa(d, ["get", "f", str(out)]).returncode == 0
+    assert hpa(d, ["put", str(out), "g"]).returncode == 0
+    s = d.connect("m")
+    s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+    body = recv_all(s).split(b"\r\n\r\n", 1)[1].decode()
+    assert body.count("# HELP multid_tftp_transfers_total ") == 1
+    assert body.count("# TYPE multid_tftp_transfers_total counter") == 1
+    lines = body.splitlines()
+    i = lines.index("# TYPE multid_tftp_transfers_total counter")
+    assert lines[i + 1:i + 3] == [
+        'multid_tftp_transfers_total{service="t",op="read"} 1',
+        'multid_tftp_transfers_total{service="t",op="write"} 1']
+    assert 'multid_tftp_bytes_total{service="t"} 1400' in lines
+    assert 'multid_tftp_failed_total{service="t"} 0' in lines
