@@ -23,7 +23,7 @@ PC_DEBS  = libconfig:libconfig-dev libsystemd:libsystemd-dev \
 TOOL_DEBS = gcc:gcc make:make pkg-config:pkg-config nc:netcat-openbsd \
             curl:curl logger:bsdutils telnet:telnet tmux:tmux \
             openssl:openssl tftp:tftp-hpa atftp:atftp ii:ii irssi:irssi \
-            swaks:swaks
+            swaks:swaks bzip2:bzip2 xz:xz-utils zstd:zstd
 
 ifdef SANITIZE
 BUILD   ?= build-sanitize
