@@ -6,7 +6,8 @@
  *
  * A message is split by irc_parse() (irc_parse.c), looked up in a command
  * table (cmd.h rows: word, least parameters, the states it runs in,
- * handler) and answered with the numerics of irc_numerics.h.  Room
+ * handler) and answered with the numerics of irc_numerics.h; the
+ * commands that only answer live in irc_query.c.  Room
  * events come from the core (room.c) and are rendered here once per
  * event for every IRC receiver.  Text keeps IRC's formatting codes for
  * IRC receivers (ev->styled); everybody else gets it without them.
@@ -31,64 +32,16 @@
 #include "../../utf8.h"
 #include "irc.h"
 #include "irc_numerics.h"
-#include "room.h"
+#include "irc_proto.h"
 
-#define IRC_LINE_MAX   510            /* a line without its CR LF */
-#define IRC_CHANLIMIT  20             /* rooms an IRC user may be in */
-#define IRC_TOPICLEN   390            /* longest topic kept, bytes */
-#define IRC_AWAYLEN    160            /* longest away text, bytes */
-#define IRC_TARGETS    4              /* targets of one PRIVMSG */
-#define IRC_USERLEN    10             /* the user name from USER */
-#define IRC_REALLEN    50             /* the real name from USER */
 #define IRC_BURST      20             /* messages sent at once before the
                                          flood budget counts */
 #define IRC_UNREG      (1u << 0)      /* command state: not registered */
 #define IRC_REG        (1u << 1)      /* command state: registered */
 #define IRC_ANY        (IRC_UNREG | IRC_REG)
 
-/* An IRC user's own state (chat_user.proto_data); one block, freed by
- * the core. */
-struct irc_user {
-	char      user[IRC_USERLEN + 2];  /* "~" and USER's name */
-	char      host[ADDR_TEXT_MAX];   /* the client's address */
-	char      real[IRC_REALLEN + 1]; /* USER's real name */
-	char      away[IRC_AWAYLEN + 1]; /* the away text, "" when here */
-	bool      got_user;              /* USER was sent */
-	bool      cap_hold;              /* CAP LS/REQ: wait for CAP END */
-	bool      registered;            /* 001 was sent */
-	bool      pinged;                /* a PING is unanswered */
-	double    budget;                /* messages it may send now */
-	int64_t   refilled;              /* ms of the budget's last refill */
-	long long timer;                 /* resumes reading, or 0 */
-};
-
-static struct chat *
-irc_chat(const struct chat_user *u)
-{
-	return u->c->svc->state;
-}
-
-static const struct chat_conf *
-irc_conf(const struct chat_user *u)
-{
-	return chat_conf_now(irc_chat(u));
-}
-
-static const char *
-irc_server(const struct chat_user *u)
-{
-	return irc_conf(u)->server_name;
-}
-
-/* The receiver's name in a numeric: its nickname, or "*" before one. */
-static const char *
-irc_me(const struct chat_user *u)
-{
-	return u->nick[0] != '\0' ? u->nick : "*";
-}
-
 /* Cuts a line at IRC_LINE_MAX bytes, on a character boundary. */
-static size_t
+size_t
 irc_cut(const char *line, size_t len)
 {
 	if (len <= IRC_LINE_MAX)
@@ -111,7 +64,7 @@ irc_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
 }
 
 /* Sends one line from the server: ":SERVER_NAME " and the numeric. */
-static void __attribute__((format(printf, 2, 3)))
+void __attribute__((format(printf, 2, 3)))
 irc_numeric(struct chat_user *u, const char *fmt, ...)
 {
 	char buf[1024];
@@ -242,7 +195,7 @@ const struct chat_proto chat_irc_proto = {
 
 /* The room named by "#ROOM", or NULL (not a channel name, or nobody
  * there). */
-static struct chat_room *
+struct chat_room *
 irc_channel(struct chat_user *u, const char *name)
 {
 	struct chat_room *room;
@@ -253,7 +206,7 @@ irc_channel(struct chat_user *u, const char *name)
 	return room;
 }
 
-static bool
+bool
 irc_in_room(const struct chat_user *u, const struct chat_room *room)
 {
 	for (const struct chat_link *l = u->rooms; l != NULL; l = l->user_next)
@@ -262,88 +215,7 @@ irc_in_room(const struct chat_user *u, const struct chat_room *room)
 	return false;
 }
 
-/* The user part of a user's prefix and its host, whatever it speaks. */
-static void
-irc_user_host(const struct chat_user *who, const struct chat_user *asker,
-    const char **user, const char **host)
-{
-	const struct irc_user *iu = who->proto == CHAT_PROTO_IRC ?
-	    who->proto_data : NULL;
-
-	*user = iu != NULL && iu->user[0] != '\0' ? iu->user : who->nick;
-	*host = iu != NULL ? iu->host : irc_server(asker);
-}
-
-static const char *
-irc_away_text(const struct chat_user *who)
-{
-	const struct irc_user *iu = who->proto == CHAT_PROTO_IRC ?
-	    who->proto_data : NULL;
-
-	return iu != NULL && iu->away[0] != '\0' ? iu->away : NULL;
-}
-
-static const char *
-irc_real_name(const struct chat_user *who)
-{
-	switch (who->proto) {
-	case CHAT_PROTO_IRC:
-		return ((const struct irc_user *)who->proto_data)->real;
-	case CHAT_PROTO_COURSE:
-		return "course client";
-	default:
-		return "line user";
-	}
-}
-
-/* Sends 353 lines (as many as the names need) and 366 for room. */
-static void
-irc_names(struct chat_user *u, const struct chat_room *room)
-{
-	const char **names = calloc(room->count + 1, sizeof(*names));
-	char line[IRC_LINE_MAX];
-	size_t len = 0, room_for = 400 - strlen(room->name);
-
-	if (names != NULL) {
-		chat_room_nicks(room, names);
-		for (unsigned i = 0; i < room->count; i++) {
-			size_t n = strlen(names[i]);
-
-			if (len > 0 && len + 1 + n > room_for) {
-				irc_numeric(u, RPL_NAMREPLY, irc_me(u), room->name, line);
-				len = 0;
-			}
-			len += (size_t)sprintf(line + len, "%s%s", len ? " " : "",
-			    names[i]);
-		}
-		if (len > 0)
-			irc_numeric(u, RPL_NAMREPLY, irc_me(u), room->name, line);
-		free(names);
-	}
-	irc_numeric(u, RPL_ENDOFNAMES, irc_me(u), "#", room->name);
-}
-
 /* --- registration -------------------------------------------------------- */
-
-static void
-irc_motd(struct chat_user *u)
-{
-	const char *p = irc_conf(u)->motd;
-
-	if (p == NULL || *p == '\0') {
-		irc_numeric(u, ERR_NOMOTD, irc_me(u));
-		return;
-	}
-	irc_numeric(u, RPL_MOTDSTART, irc_me(u), irc_server(u));
-	while (*p != '\0') {
-		size_t n = strcspn(p, "\n");
-		int len = (int)(n > 0 && p[n - 1] == '\r' ? n - 1 : n);
-
-		irc_numeric(u, RPL_MOTD, irc_me(u), len, p);
-		p += n + (p[n] == '\n');
-	}
-	irc_numeric(u, RPL_ENDOFMOTD, irc_me(u));
-}
 
 /* NICK and USER given and no CAP negotiation open: 001-005 and the
  * MOTD, and nothing else. */
@@ -616,229 +488,6 @@ irc_cmd_topic(void *session, int argc, char **argv)
 		    strlen(topic))] = '\0';
 		(void)chat_room_topic(irc_chat(u), u, room, topic);
 	}
-	return 0;
-}
-
-static int
-irc_cmd_names(void *session, int argc, char **argv)
-{
-	struct chat_user *u = session;
-	char *save = NULL;
-
-	if (argc < 2) {
-		irc_numeric(u, RPL_ENDOFNAMES, irc_me(u), "", "*");
-		return 0;
-	}
-	for (char *name = strtok_r(argv[1], ",", &save); name != NULL;
-	    name = strtok_r(NULL, ",", &save)) {
-		struct chat_room *room = irc_channel(u, name);
-
-		if (room != NULL)
-			irc_names(u, room);
-		else
-			irc_numeric(u, RPL_ENDOFNAMES, irc_me(u), "", name);
-	}
-	return 0;
-}
-
-static void
-irc_list_one(struct chat_user *u, const struct chat_room *room)
-{
-	irc_numeric(u, RPL_LIST, irc_me(u), room->name, room->count,
-	    room->topic != NULL ? room->topic : "");
-}
-
-static int
-irc_cmd_list(void *session, int argc, char **argv)
-{
-	struct chat_user *u = session;
-	struct chat *ch = irc_chat(u);
-	struct chat_room **rooms;
-	char *save = NULL;
-
-	if (argc > 1 && argv[1][0] == '#') {
-		for (char *name = strtok_r(argv[1], ",", &save); name != NULL;
-		    name = strtok_r(NULL, ",", &save)) {
-			struct chat_room *room = irc_channel(u, name);
-
-			if (room != NULL)
-				irc_list_one(u, room);
-		}
-	} else if ((rooms = calloc(ch->rooms.count + 1, sizeof(*rooms))) != NULL) {
-		size_t n = chat_room_list(ch, rooms);
-
-		for (size_t i = 0; i < n; i++)
-			irc_list_one(u, rooms[i]);
-		free(rooms);
-	}
-	irc_numeric(u, RPL_LISTEND, irc_me(u));
-	return 0;
-}
-
-/* --- users ---------------------------------------------------------------- */
-
-static void
-irc_who_one(struct chat_user *u, const struct chat_user *who,
-    const char *channel)
-{
-	const char *user, *host;
-
-	irc_user_host(who, u, &user, &host);
-	irc_numeric(u, RPL_WHOREPLY, irc_me(u), channel, user, host,
-	    irc_server(u), who->nick, irc_away_text(who) != NULL ? "G" : "H",
-	    irc_real_name(who));
-}
-
-/* WHO #room (its members), WHO NICK (that user), anything else: none. */
-static int
-irc_cmd_who(void *session, int argc, char **argv)
-{
-	struct chat_user *u = session;
-	const char *mask = argc > 1 ? argv[1] : "*";
-	struct chat_room *room = irc_channel(u, mask);
-	struct chat_user *who;
-
-	if (room != NULL) {
-		char channel[CHAT_NAME_MAX + 2];
-
-		snprintf(channel, sizeof(channel), "#%s", room->name);
-		for (unsigned p = 0; p < CHAT_PROTOS; p++)
-			for (const struct chat_link *l = room->members[p]; l != NULL;
-			    l = l->next)
-				irc_who_one(u, l->user, channel);
-	} else if (mask[0] != '#' &&
-	    (who = chat_user_find(irc_chat(u), mask)) != NULL) {
-		irc_who_one(u, who, "*");
-	}
-	irc_numeric(u, RPL_ENDOFWHO, irc_me(u), mask);
-	return 0;
-}
-
-/* 319: the rooms of who, "#a #b". */
-static void
-irc_whois_rooms(struct chat_user *u, const struct chat_user *who)
-{
-	char line[IRC_LINE_MAX];
-	size_t len = 0;
-
-	for (const struct chat_link *l = who->rooms; l != NULL &&
-	    len + CHAT_NAME_MAX + 2 < 400; l = l->user_next)
-		len += (size_t)sprintf(line + len, "%s#%s", len ? " " : "",
-		    l->room->name);
-	if (len > 0)
-		irc_numeric(u, RPL_WHOISCHANNELS, irc_me(u), who->nick, line);
-}
-
-/* WHOIS [SERVER] NICK[,NICK]: the first nickname is answered. */
-static int
-irc_cmd_whois(void *session, int argc, char **argv)
-{
-	struct chat_user *u = session;
-	char *nick = argv[argc > 2 ? 2 : 1], *save = NULL;
-	struct chat_user *who;
-	const char *user, *host, *away;
-
-	nick = strtok_r(nick, ",", &save);
-	if (nick == NULL) {
-		irc_numeric(u, ERR_NONICKNAMEGIVEN, irc_me(u));
-		return 0;
-	}
-	if ((who = chat_user_find(irc_chat(u), nick)) == NULL) {
-		irc_numeric(u, ERR_NOSUCHNICK, irc_me(u), nick);
-		irc_numeric(u, RPL_ENDOFWHOIS, irc_me(u), nick);
-		return 0;
-	}
-	irc_user_host(who, u, &user, &host);
-	irc_numeric(u, RPL_WHOISUSER, irc_me(u), who->nick, user, host,
-	    irc_real_name(who));
-	irc_whois_rooms(u, who);
-	irc_numeric(u, RPL_WHOISSERVER, irc_me(u), who->nick, irc_server(u));
-	if ((away = irc_away_text(who)) != NULL)
-		irc_numeric(u, RPL_AWAY, irc_me(u), who->nick, away);
-	irc_numeric(u, RPL_WHOISIDLE, irc_me(u), who->nick,
-	    (long long)((ev_now(server.loop) - who->c->last_input) / 1000));
-	irc_numeric(u, RPL_ENDOFWHOIS, irc_me(u), who->nick);
-	return 0;
-}
-
-static int
-irc_cmd_ison(void *session, int argc, char **argv)
-{
-	struct chat_user *u = session;
-	char line[IRC_LINE_MAX];
-	size_t len = 0;
-
-	for (int i = 1; i < argc; i++) {
-		char *save = NULL;
-
-		for (char *n = strtok_r(argv[i], " ", &save); n != NULL &&
-		    len + CHAT_NAME_MAX + 1 < 400; n = strtok_r(NULL, " ", &save)) {
-			struct chat_user *who = chat_user_find(irc_chat(u), n);
-
-			if (who != NULL)
-				len += (size_t)sprintf(line + len, "%s%s",
-				    len ? " " : "", who->nick);
-		}
-	}
-	line[len] = '\0';
-	irc_numeric(u, RPL_ISON, irc_me(u), line);
-	return 0;
-}
-
-/* MODE #room: +nt, a list query (b, e, I) is empty, changes are refused;
- * MODE NICK: 221 + for oneself. */
-static int
-irc_cmd_mode(void *session, int argc, char **argv)
-{
-	struct chat_user *u = session;
-	struct chat_room *room;
-
-	if (argv[1][0] != '#') {
-		if (strcasecmp(argv[1], u->nick) == 0)
-			irc_numeric(u, RPL_UMODEIS, irc_me(u));
-		else if (chat_user_find(irc_chat(u), argv[1]) != NULL)
-			irc_numeric(u, ERR_USERSDONTMATCH, irc_me(u));
-		else
-			irc_numeric(u, ERR_NOSUCHNICK, irc_me(u), argv[1]);
-		return 0;
-	}
-	if ((room = irc_channel(u, argv[1])) == NULL)
-		irc_numeric(u, ERR_NOSUCHCHANNEL, irc_me(u), argv[1]);
-	else if (argc < 3)
-		irc_numeric(u, RPL_CHANNELMODEIS, irc_me(u), room->name);
-	else if (argc == 3 && argv[2][strspn(argv[2], "+beI")] == '\0')
-		irc_numeric(u, RPL_ENDOFBANLIST, irc_me(u), room->name);
-	else
-		irc_numeric(u, ERR_CHANOPRIVSNEEDED, irc_me(u), room->name);
-	return 0;
-}
-
-static int
-irc_cmd_away(void *session, int argc, char **argv)
-{
-	struct chat_user *u = session;
-	struct irc_user *iu = u->proto_data;
-	char text[IRC_LINE_MAX + 1] = "";
-
-	if (argc > 1)
-		irc_strip_format(text, argv[1]);
-	if (text[0] == '\0') {
-		iu->away[0] = '\0';
-		irc_numeric(u, RPL_UNAWAY, irc_me(u));
-		return 0;
-	}
-	snprintf(iu->away, sizeof(iu->away), "%.*s", (int)irc_cut(text,
-	    strlen(text) > IRC_AWAYLEN ? IRC_AWAYLEN : strlen(text)), text);
-	irc_numeric(u, RPL_NOWAWAY, irc_me(u));
-	return 0;
-}
-
-static int
-irc_cmd_motd(void *session, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	irc_motd(session);
 	return 0;
 }
 
