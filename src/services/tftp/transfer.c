@@ -163,6 +163,30 @@ tftp_rd_slot(const struct tftp_xfer *x, uint64_t k)
 	return x->rd.slots + (k % x->window) * (size_t)(TFTP_HDR + x->blksize);
 }
 
+/* Sends blocks from..to (at most a window) from their slots with one
+ * sendmmsg; what the socket will not take now is lost, as in tftp_send. */
+static void
+tftp_rd_send(struct tftp_xfer *x, uint64_t from, uint64_t to)
+{
+	struct mmsghdr msgs[TFTP_WINDOW_CAP];
+	struct iovec iov[TFTP_WINDOW_CAP];
+	unsigned n = 0;
+	int sent;
+
+	for (uint64_t k = from; k <= to && n < TFTP_WINDOW_CAP; k++, n++) {
+		iov[n].iov_base = tftp_rd_slot(x, k);
+		iov[n].iov_len = x->rd.lens[k % x->window];
+		memset(&msgs[n], 0, sizeof(msgs[n]));
+		msgs[n].msg_hdr.msg_name = &x->peer;
+		msgs[n].msg_hdr.msg_namelen = x->peerlen;
+		msgs[n].msg_hdr.msg_iov = &iov[n];
+		msgs[n].msg_hdr.msg_iovlen = 1;
+	}
+	sent = sendmmsg(x->fd, msgs, n, MSG_DONTWAIT);
+	for (int i = 0; i < sent; i++)
+		x->ts->svc->stats.bytes_sent += iov[i].iov_len;
+}
+
 /* pread until len bytes or the end of the file; the count or -errno. */
 static ssize_t
 tftp_pread(struct tftp_xfer *x, char *out, size_t len)
@@ -247,10 +271,9 @@ tftp_rd_advance(struct tftp_xfer *x)
 			tftp_xfer_fail(x, rc);
 			return false;
 		}
-	while (x->rd.sent < x->rd.made) {
-		uint64_t k = ++x->rd.sent;
-		tftp_send(x, tftp_rd_slot(x, k), x->rd.lens[k % x->window]);
-	}
+	if (x->rd.sent < x->rd.made)
+		tftp_rd_send(x, x->rd.sent + 1, x->rd.made);
+	x->rd.sent = x->rd.made;
 	x->deadline = ev_now(server.loop) + x->timeout_ms;
 	return true;
 }
@@ -704,8 +727,8 @@ tftp_xfer_timeout(struct tftp_xfer *x)
 	}
 	x->tries++;
 	if (x->state == XFER_SEND) {
-		for (uint64_t k = x->rd.base; k <= x->rd.sent; k++, resent++)
-			tftp_send(x, tftp_rd_slot(x, k), x->rd.lens[k % x->window]);
+		tftp_rd_send(x, x->rd.base, x->rd.sent);
+		resent = x->rd.sent - x->rd.base + 1;
 	} else if (x->state == XFER_RECV) {
 		tftp_wr_ack(x);
 		resent = 1;
