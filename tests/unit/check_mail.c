@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "services/mail/maildir.h"
+#include "services/mail/pop3_box.h"
 #include "services/mail/smtp_line.h"
 
 #define CUT 64                        /* a small cut size: long lines */
@@ -357,6 +358,47 @@ START_TEST(maildir_lists_in_delivery_order)
 }
 END_TEST
 
+/* What pop3 sends for a message of text: TOP with lines, or RETR. */
+static void
+wire(const char *text, long lines, size_t split, char *out)
+{
+	struct pop3_conv cv;
+	size_t len = strlen(text), o = 0;
+
+	pop3_conv_init(&cv, lines);
+	for (size_t at = 0; at < len; at += split)
+		o += pop3_convert(&cv, text + at,
+		    len - at < split ? len - at : split, out + o);
+	o += pop3_conv_end(&cv, out + o);
+	out[o] = '\0';
+}
+
+START_TEST(pop3_wire_form)
+{
+	const char *msg = "Subject: s\n.dot\n\nbody1\n..two\nbody3\n";
+	char out[256];
+
+	for (size_t split = 1; split <= 40; split += 13) {
+		wire(msg, -1, split, out);
+		ck_assert_str_eq(out, "Subject: s\r\n..dot\r\n\r\nbody1\r\n"
+		    "...two\r\nbody3\r\n.\r\n");
+		wire(msg, 0, split, out);
+		ck_assert_str_eq(out, "Subject: s\r\n..dot\r\n\r\n.\r\n");
+		wire(msg, 2, split, out);
+		ck_assert_str_eq(out, "Subject: s\r\n..dot\r\n\r\nbody1\r\n"
+		    "...two\r\n.\r\n");
+		wire(msg, 99, split, out);
+		ck_assert_str_eq(out, "Subject: s\r\n..dot\r\n\r\nbody1\r\n"
+		    "...two\r\nbody3\r\n.\r\n");
+	}
+	/* CR LF in the file stays; a last line without LF gets one. */
+	wire("a\r\n\r\nb", -1, 64, out);
+	ck_assert_str_eq(out, "a\r\n\r\nb\r\n.\r\n");
+	wire("", -1, 64, out);
+	ck_assert_str_eq(out, ".\r\n");
+}
+END_TEST
+
 static Suite *
 mail_suite(void)
 {
@@ -378,6 +420,7 @@ mail_suite(void)
 	tcase_add_test(t, maildir_crlf_size_counts_bare_lf);
 	tcase_add_test(t, maildir_delivers_and_lists);
 	tcase_add_test(t, maildir_lists_in_delivery_order);
+	tcase_add_test(t, pop3_wire_form);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "../../buf.h"
@@ -42,6 +41,7 @@
 #include "../../server.h"
 #include "../../worker.h"
 #include "maildir.h"
+#include "pop3_box.h"
 
 #define POP3_FAILURES_MAX   3         /* failed logins before the close */
 #define POP3_HASH_THREADS   2         /* password pool threads */
@@ -53,7 +53,6 @@
                                          forgotten after this quiet time */
 #define POP3_SOURCES_MAX    16384     /* addresses remembered at most */
 #define POP3_SEND_MAX       (32u << 20) /* a message sent at most, bytes */
-#define POP3_READ_CHUNK     65536     /* bytes read at a time */
 
 enum pop3_account_field { ACCOUNT_NAME, ACCOUNT_SECRET, ACCOUNT_FIELDS };
 
@@ -95,6 +94,7 @@ struct pop3_source {
 struct pop3_service {
 	struct svc         *svc;      /* for counters and log lines */
 	int                 rootfd;   /* the maildir directory */
+	char               *path;     /* its path, as configured at start */
 	struct passwd_pool *hasher;   /* yescrypt threads */
 	struct worker      *files;    /* maildir threads */
 	struct hash_table   sources;  /* struct pop3_source by address */
@@ -384,130 +384,6 @@ pop3_cmd_pass(void *session, int argc, char **argv)
 
 /* ---- the maildir jobs, on the worker ------------------------------------ */
 
-/* Opens and locks the mailbox, then lists it. */
-static int
-pop3_job_open(struct pop3_session *s)
-{
-	int rc = maildir_open(s->service->rootfd, s->user, &s->mb);
-
-	if (rc != 0)
-		return rc;
-	if (flock(s->mb.boxfd, LOCK_EX | LOCK_NB) != 0) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		maildir_close(&s->mb);
-		return rc;
-	}
-	if ((rc = maildir_scan(&s->mb, &s->list)) != 0)
-		maildir_close(&s->mb);
-	return rc;
-}
-
-/* How a message is being converted for the wire. */
-struct pop3_conv {
-	bool at_start;                /* the next byte begins a line */
-	bool prev_cr;                 /* the last byte was a CR */
-	bool in_body;                 /* past the empty line after the header */
-	bool line_empty;              /* the line so far has no bytes but CR */
-	long left;                    /* TOP: body lines still to send; -1 all */
-	bool done;                    /* TOP has sent its lines */
-};
-
-/* Converts n bytes to CRLF line ends with dot-stuffing into out (room
- * for 2n bytes); returns the bytes written. */
-static size_t
-pop3_convert(struct pop3_conv *cv, const char *in, size_t n, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && !cv->done; i++) {
-		char ch = in[i];
-
-		if (cv->at_start && ch == '.')
-			out[o++] = '.';
-		if (ch == '\n' && !cv->prev_cr)
-			out[o++] = '\r';
-		out[o++] = ch;
-		cv->prev_cr = ch == '\r';
-		cv->at_start = ch == '\n';
-		if (ch != '\n') {
-			cv->line_empty = cv->line_empty && ch == '\r';
-			continue;
-		}
-		if (!cv->in_body && cv->line_empty)
-			cv->in_body = true;
-		else if (cv->in_body && cv->left > 0)
-			cv->left--;
-		cv->done = cv->in_body && cv->left == 0;
-		cv->line_empty = true;
-	}
-	return o;
-}
-
-/* Reads a message into one buffer: the +OK line, the converted bytes,
- * the final dot. */
-static int
-pop3_job_fetch(struct pop3_session *s, struct pop3_job *j)
-{
-	struct maildir_msg *m = &s->list.msgs[j->msg];
-	struct pop3_conv cv = { true, false, false, true, j->lines, false };
-	int dirfd = m->sub == MAILDIR_NEW ? s->mb.newfd : s->mb.curfd;
-	char head[64], chunk[POP3_READ_CHUNK];
-	size_t cap, len;
-	ssize_t n;
-	int fd = openat(dirfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct rbuf *rb;
-
-	if (fd < 0)
-		return -errno;
-	len = (size_t)snprintf(head, sizeof(head), j->lines < 0 ?
-	    "+OK %zu octets\r\n" : "+OK\r\n", m->vsize);
-	cap = len + 2 * m->fsize + 2 * sizeof(chunk) + 8;
-	if ((rb = rbuf_new(NULL, cap)) == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	memcpy(rb->data, head, len);
-	while (!cv.done && (n = read(fd, chunk, sizeof(chunk))) > 0 &&
-	    len + 2 * (size_t)n + 5 <= cap)
-		len += pop3_convert(&cv, chunk, (size_t)n, rb->data + len);
-	close(fd);
-	if (!cv.at_start) {
-		memcpy(rb->data + len, "\r\n", 2);
-		len += 2;
-	}
-	memcpy(rb->data + len, ".\r\n", 3);
-	rb->len = len + 3;
-	j->out = rb;
-	/* RETR marks the message seen and moves it to cur/, as Dovecot
-	 * does; the reply goes out whether or not that worked. */
-	if (j->lines < 0)
-		maildir_mark_seen(&s->mb, m);
-	return 0;
-}
-
-/* Deletes the marked messages and syncs the directories. */
-static int
-pop3_job_quit(struct pop3_session *s, struct pop3_job *j)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < s->list.n; i++) {
-		struct maildir_msg *m = &s->list.msgs[i];
-		int dirfd = m->sub == MAILDIR_NEW ? s->mb.newfd : s->mb.curfd;
-
-		if (!m->deleted)
-			continue;
-		if (unlinkat(dirfd, m->name, 0) == 0 || errno == ENOENT)
-			j->deleted++;
-		else if (rc == 0)
-			rc = -errno;
-	}
-	if (j->deleted > 0 && (fsync(s->mb.curfd) != 0 ||
-	    fsync(s->mb.newfd) != 0) && rc == 0)
-		rc = -errno;
-	return rc;
-}
-
 static void
 pop3_job_run(struct worker_job *wj)
 {
@@ -515,9 +391,17 @@ pop3_job_run(struct worker_job *wj)
 	struct pop3_session *s = j->s;
 
 	switch (j->kind) {
-	case JOB_OPEN:  j->result = pop3_job_open(s); break;
-	case JOB_FETCH: j->result = pop3_job_fetch(s, j); break;
-	case JOB_QUIT:  j->result = pop3_job_quit(s, j); break;
+	case JOB_OPEN:
+		j->result = pop3_box_open(s->service->rootfd, s->user, &s->mb,
+		    &s->list);
+		break;
+	case JOB_FETCH:
+		j->result = pop3_box_fetch(&s->mb, &s->list.msgs[j->msg],
+		    j->lines, &j->out);
+		break;
+	case JOB_QUIT:
+		j->result = pop3_box_expunge(&s->mb, &s->list, &j->deleted);
+		break;
 	}
 }
 
@@ -951,6 +835,7 @@ pop3_service_free(struct pop3_service *p)
 	hash_free(&p->sources);
 	if (p->rootfd >= 0)
 		close(p->rootfd);
+	free(p->path);
 	free(p);
 }
 
@@ -968,6 +853,10 @@ pop3_start(struct svc *svc)
 		return -ENOMEM;
 	p->svc = svc;
 	p->rootfd = -1;
+	if ((p->path = strdup(conf->maildir)) == NULL) {
+		pop3_service_free(p);
+		return -ENOMEM;
+	}
 	if (mkdir(conf->maildir, 0700) != 0 && errno != EEXIST) {
 		rc = -errno;
 		svc_log(svc, LOG_LVL_ERROR, "cannot create %s: %s",
@@ -1008,6 +897,19 @@ pop3_stop(struct svc *svc)
 	svc->state = NULL;
 }
 
+/* Sessions hold mailboxes of the maildir open: another one takes effect
+ * after a restart.  Accounts apply to new connections. */
+static void
+pop3_reconfigure(struct svc *svc)
+{
+	const struct pop3_conf *conf = SVC_CONF(svc, struct pop3_conf);
+	struct pop3_service *p = svc->state;
+
+	if (p != NULL && strcmp(conf->maildir, p->path) != 0)
+		svc_log(svc, LOG_LVL_WARNING, "maildir %s takes effect after a "
+		    "restart; still using %s", conf->maildir, p->path);
+}
+
 static const struct service_protocol pop3_protocols[] = {
 	{ .name = "", .frame = FRAME_IRC, .open = pop3_open,
 	  .message = pop3_message, .eof = pop3_eof, .close = pop3_close,
@@ -1029,6 +931,7 @@ const struct service_type pop3_service = {
 	.protocols = pop3_protocols,
 	.configure = pop3_configure,
 	.start = pop3_start,
+	.reconfigure = pop3_reconfigure,
 	.stop = pop3_stop,
 	.timeout = pop3_timeout,
 };

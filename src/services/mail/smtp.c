@@ -88,6 +88,7 @@ enum { SMTP_COUNTER_STORED, SMTP_COUNTER_REFUSED };
 struct smtp_service {
 	struct svc     *svc;          /* for counters and log lines */
 	int             rootfd;       /* the maildir directory */
+	char           *path;         /* its path, as configured at start */
 	struct durable *durable;      /* the writing thread */
 	bool            stopping;     /* the stop hook has begun */
 };
@@ -901,6 +902,7 @@ smtp_service_free(struct smtp_service *m)
 	durable_stop(m->durable);
 	if (m->rootfd >= 0)
 		close(m->rootfd);
+	free(m->path);
 	free(m);
 }
 
@@ -914,8 +916,13 @@ smtp_start(struct svc *svc)
 	if (m == NULL)
 		return -ENOMEM;
 	m->svc = svc;
+	if ((m->path = strdup(conf->maildir)) == NULL) {
+		free(m);
+		return -ENOMEM;
+	}
 	if ((m->rootfd = mail_open_root(svc, conf->maildir)) < 0) {
 		rc = m->rootfd;
+		free(m->path);
 		free(m);
 		return rc;
 	}
@@ -943,6 +950,20 @@ smtp_stop(struct svc *svc)
 	svc->state = NULL;
 }
 
+/* Messages on their way to disk hold the maildir open: another one
+ * takes effect after a restart.  The other keys apply to new
+ * connections. */
+static void
+smtp_reconfigure(struct svc *svc)
+{
+	const struct smtp_conf *conf = SVC_CONF(svc, struct smtp_conf);
+	struct smtp_service *m = svc->state;
+
+	if (m != NULL && strcmp(conf->maildir, m->path) != 0)
+		svc_log(svc, LOG_LVL_WARNING, "maildir %s takes effect after a "
+		    "restart; still using %s", conf->maildir, m->path);
+}
+
 static const struct service_protocol smtp_protocols[] = {
 	{ .name = "", .frame = FRAME_RAW, .open = smtp_open,
 	  .read = smtp_read, .eof = smtp_eof, .close = smtp_close,
@@ -962,6 +983,7 @@ const struct service_type smtp_service = {
 	.protocols = smtp_protocols,
 	.configure = smtp_configure,
 	.start = smtp_start,
+	.reconfigure = smtp_reconfigure,
 	.stop = smtp_stop,
 	.timeout = smtp_timeout,
 };
