@@ -6,7 +6,7 @@
 #   --runs N    runs of every figure for each side (default 3; median)
 #   --secs S    measured seconds per run (default 5; plus 1 s warm-up)
 #   --only LIST comma-separated groups: echo,course,udp,connrate,http,chat,
-#               idle,log,bank (default: all)
+#               idle,log,bank,tftp (default: all)
 #
 # Every figure is measured back to back, multid then the peer, RUNS times
 # (A B A B ...), and the medians are compared, because a shared machine is
@@ -771,6 +771,16 @@ if want bank && [ -f tests/bench/bank.sh ] && time_left "bank"; then
 	    "$(fmt "$b") fsync per tx" "$r" ">= 20,000 and >= 5x" "$met"
 elif want bank && [ ! -f tests/bench/bank.sh ]; then
 	row "bank DEPOSIT 64 clients" "-" "-" "-" "-" "skipped (no tests/bench/bank.sh)"
+fi
+# --- tftp (tests/bench/tftp.sh) ------------------------------------------
+# tftp.sh measures each figure RUNS times, multid and its peer back to
+# back, and prints its own ROW lines.
+if want tftp && [ -f tests/bench/tftp.sh ] && time_left "tftp"; then
+	say "tftp reads: tests/bench/tftp.sh, $RUNS runs"
+	out=$(RUNS=$RUNS timeout 600 sh tests/bench/tftp.sh 2>>"$LOG")
+	echo "$out" | sed "s/^/tftp: /" >>"$LOG"
+	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
+	    say "tftp.sh printed no rows (see $LOG)"
 fi
 if [ -s "$TMP/extra.rows" ]; then
 	while IFS= read -r x; do
