@@ -124,8 +124,11 @@ x_fail(struct unpacking *x, const char *reply)
 	x->fs->svc->stats.custom[FILES_UPLOADS_FAILED]++;
 	if (x->c == NULL)
 		return;
-	if (reply != NULL)
+	if (reply != NULL) {
+		svc_log(x->fs->svc, LOG_LVL_INFO, "upload from %s: %s",
+		    conn_peer_text(x->c), reply);
 		conn_reply(x->c, "%s", reply);
+	}
 	if (x->eof)
 		conn_close_after_flush(x->c);
 	else
@@ -140,6 +143,8 @@ x_stored(struct unpacking *x)
 
 	svc->stats.custom[FILES_UPLOADS]++;
 	svc->stats.custom[FILES_UPLOAD_BYTES] += x->bytes;
+	svc_log(svc, LOG_LVL_INFO, "unpacked %s, %lu files from %llu bytes",
+	    x->name, x->files, (unsigned long long)x->bytes);
 	if (x->c == NULL)
 		return;
 	conn_reply(x->c, "OK %s %lu %llu", x->name, x->files,

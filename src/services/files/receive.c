@@ -210,6 +210,8 @@ up_fail(struct upload *up, const char *reply)
 	up->failed = true;
 	up->fs->svc->stats.custom[FILES_UPLOADS_FAILED]++;
 	if (up->c != NULL && reply != NULL) {
+		svc_log(up->fs->svc, LOG_LVL_INFO, "upload from %s: %s",
+		    conn_peer_text(up->c), reply);
 		conn_reply(up->c, "%s", reply);
 		if (up->eof)
 			conn_close_after_flush(up->c);
@@ -231,6 +233,8 @@ up_stored(struct upload *up)
 	up->stored = true;
 	svc->stats.custom[FILES_UPLOADS]++;
 	svc->stats.custom[FILES_UPLOAD_BYTES] += up->bytes;
+	svc_log(svc, LOG_LVL_INFO, "stored %s, %llu bytes", up->name,
+	    (unsigned long long)up->bytes);
 	if (up->c == NULL)
 		return;
 	for (int i = 0; i < 32; i++)

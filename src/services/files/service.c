@@ -218,13 +218,15 @@ files_writable(struct conn *c)
 		conn_want_writable(c, false);
 }
 
-/* idle_timeout passed.  A client whose input waits for the disk (paused,
- * or half-closed and waiting for its answer) is not idle: the clock is
- * renewed, which keeps the connection. */
+/* idle_timeout passed.  An uploader whose input waits for the disk
+ * (paused, or half-closed and waiting for its answer) is not idle: the
+ * clock is renewed, which keeps the connection.  A download that the
+ * client stopped reading is idle. */
 static void
 files_timeout(struct conn *c)
 {
-	if (c->paused || c->peer_eof)
+	if (files_conf_of(c)->mode == FILES_RECEIVE &&
+	    (c->paused || c->peer_eof))
 		files_touch(c);
 }
 
