@@ -3,8 +3,10 @@
  *
  *   tftp_proto.c   packets and netascii, pure (unit test, fuzzer)
  *   service.c      keys, hooks, requests, limits, the sweep timer
- *   transfer.c     one transfer on its own socket: reading (windows of
- *                  blocks) and writing (blocks to a worker, then durable)
+ *   transfer.c     one transfer on its own socket: start, packets,
+ *                  timeouts, end
+ *   read.c         sending a file: windows of blocks
+ *   write.c        receiving one: blocks to a worker, then durable.h
  */
 #ifndef MULTID_TFTP_H
 #define MULTID_TFTP_H
@@ -154,5 +156,35 @@ int tftp_xfer_start(struct tftp_state *ts, struct dgram *d,
 void tftp_xfer_timeout(struct tftp_xfer *x);
 /* transfer.c: ends x, with an ERROR to the client when code >= 0. */
 void tftp_xfer_end(struct tftp_xfer *x, bool ok, int code, const char *msg);
+/* transfer.c: ends x with the error that err (a negative errno) means. */
+void tftp_xfer_fail(struct tftp_xfer *x, int err);
+/* transfer.c: frees an ended transfer (or one never started). */
+void tftp_xfer_free(struct tftp_xfer *x);
+/* transfer.c: sends one datagram to the client; one the socket will not
+ * take now is lost, as UDP allows, and the timeout sends it again. */
+void tftp_send(struct tftp_xfer *x, const void *p, size_t len);
+/* transfer.c: the TFTP error code and message for a negative errno. */
+int tftp_errno_code(int err, const char **msg);
+
+/* read.c and write.c: the checks, the file and the options of a request;
+ * -1, or the error code for the client with *msg. */
+int tftp_rd_open(struct tftp_xfer *x, const struct tftp_conf *tc,
+    const struct tftp_request *req, struct tftp_options *acc,
+    const char **msg);
+int tftp_wr_open(struct tftp_xfer *x, const struct tftp_conf *tc,
+    const struct tftp_request *req, struct tftp_options *acc,
+    const char **msg);
+/* read.c: fills the window and sends what was not sent; false when the
+ * transfer ended. */
+bool tftp_rd_advance(struct tftp_xfer *x);
+/* read.c: blocks from..to again, from their slots. */
+void tftp_rd_send(struct tftp_xfer *x, uint64_t from, uint64_t to);
+/* read.c and write.c: an ACK or a DATA of the client; -1 when the
+ * transfer ended. */
+int tftp_rd_ack(struct tftp_xfer *x, uint16_t wire);
+int tftp_wr_data(struct tftp_xfer *x, const char *data, size_t len,
+    uint16_t wire);
+/* write.c: acknowledges the last block received in order. */
+void tftp_wr_ack(struct tftp_xfer *x);
 
 #endif

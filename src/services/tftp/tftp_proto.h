@@ -4,7 +4,7 @@
  * netascii conversion, as pure functions over byte buffers.
  *
  * Nothing here does I/O or keeps global state, so the unit test and the
- * fuzzer drive it directly; the service (tftp.c and transfer.c) only
+ * fuzzer drive it directly; the service (service.c and transfer.c) only
  * moves the bytes.
  */
 #ifndef MULTID_TFTP_PROTO_H
