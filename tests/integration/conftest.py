@@ -17,15 +17,21 @@ SANITIZER_REPORT = re.compile(
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "memory_bound: asserts RSS bounds (skipped under ASan)")
+    config.addinivalue_line(
+        "markers", "tls_audit: testssl.sh's minutes-long audit of the TLS "
+        "settings, which ASan does not change (run in the plain suite)")
 
 
 def pytest_collection_modifyitems(config, items):
     if not SANITIZED:
         return
     skip = pytest.mark.skip(reason="RSS bounds do not hold under ASan")
+    audit = pytest.mark.skip(reason="the TLS audit runs in the plain suite")
     for item in items:
         if "memory_bound" in item.keywords:
             item.add_marker(skip)
+        if "tls_audit" in item.keywords:
+            item.add_marker(audit)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 clients people use (openssl s_client, curl) and Python's ssl module; the
 certificate checks of -t, a reload with a new certificate, half-done and
 failed handshakes that leave everyone else served, and the metrics."""
+import json
 import os
 import shutil
 import socket
@@ -23,7 +24,7 @@ def make_cert(directory, name="cert.pem", key="key.pem", cn="localhost"):
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
          "ec_paramgen_curve:P-256", "-nodes", "-keyout",
          os.path.join(directory, key), "-out", os.path.join(directory, name),
-         "-days", "30", "-subj", "/CN=" + cn, "-addext",
+         "-days", "400", "-subj", "/CN=" + cn, "-addext",
          "subjectAltName=DNS:localhost,IP:127.0.0.1"],
         check=True, capture_output=True)
     return os.path.join(directory, name)
@@ -317,3 +318,35 @@ def test_reload_reads_the_certificate_again(start, tmp_path):
     assert old.recv(100) == b"STILL\r\n"
     new.close()
     old.close()
+
+
+# Findings that are about the self-signed test certificate, not about
+# multid: nobody vouches for it, and it names no CRL or OCSP responder.
+TEST_CERT_FINDINGS = {"cert_chain_of_trust", "cert_revocation"}
+
+
+@pytest.mark.tls_audit
+def test_testssl_finds_nothing_high_or_critical(start, tmp_path):
+    """testssl.sh (Debian's) on https: protocols, cipher categories,
+    forward secrecy, server defaults, preferences and the known
+    vulnerabilities (Heartbleed, CCS, ROBOT, CRIME, BREACH, POODLE, SWEET32,
+    FREAK, DROWN, LOGJAM, BEAST, LUCKY13, RC4, renegotiation, ...)."""
+    testssl = shutil.which("testssl") or shutil.which("testssl.sh")
+    assert testssl, "testssl.sh is not installed (make deps-test)"
+    d = start_in(start, tmp_path, lambda K: service(
+        "http", "http", ["tls://127.0.0.1:0"], 'root = "%s/www"; ' % tmp_path
+        + K))
+    host, port = tls_addr(d, "http")
+    out = str(tmp_path / "testssl.json")
+    r = subprocess.run(
+        [testssl, "--quiet", "--color", "0", "--warnings", "off",
+         "--severity", "HIGH", "--jsonfile", out, "-p", "-s", "-f", "-S",
+         "-P", "-U", "%s:%d" % (host, port)],
+        capture_output=True, timeout=900)
+    findings = json.load(open(out))
+    assert findings or r.returncode == 0, r.stdout[-3000:]
+    bad = [f for f in findings if f["severity"] in ("HIGH", "CRITICAL")
+           and f["id"] not in TEST_CERT_FINDINGS]
+    assert not bad, bad
+    # It did look: the protocols it found are the ones offered.
+    assert "TLS 1.3" in r.stdout.decode() or "TLSv1.3" in r.stdout.decode()
