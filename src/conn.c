@@ -136,6 +136,7 @@ conn_start(struct conn *c)
 {
 	if (c->proto->frame != FRAME_RAW)
 		frame_init(&c->lr, c->proto->frame, 1024);
+	c->started = true;
 	c->opening = true;
 	if (c->proto->open != NULL && c->proto->open(c) < 0) {
 		c->opening = false;
@@ -190,13 +191,51 @@ conn_handshake(struct conn *c)
 	c->svc->stats.tls_handshakes[0]++;
 	c->svc->stats.tls_resumed += tls_resumed(&c->tp);
 	ev_del(server.loop, c->fd, EV_WRITABLE);
-	conn_start(c);
+	if (c->started)
+		conn_update_read(c);      /* after STARTTLS: the session goes on */
+	else
+		conn_start(c);
 	/* Data that came with the handshake's last flight is inside
 	 * OpenSSL already, out of epoll's sight. */
 	if (c->state == CONN_OPEN && c->tp.ops->pending(&c->tp)) {
 		c->read_pending = true;
 		conn_queue(c);
 	}
+}
+
+int
+conn_starttls(struct conn *c)
+{
+	if (c->conf->tls.ctx == NULL || c->tp.ops != &transport_tcp ||
+	    c->state != CONN_OPEN)
+		return -ENOTSUP;
+	c->starttls = true;
+	c->paused = true;             /* nothing more is read in plain text */
+	conn_update_read(c);
+	conn_queue(c);
+	return 0;
+}
+
+/* The reply to STARTTLS is out: what was received in plain text and not
+ * yet delivered goes, and the handshake begins. */
+static void
+conn_switch_to_tls(struct conn *c)
+{
+	c->starttls = false;
+	c->paused = false;
+	c->replay = c->read_pending = false;
+	buf_consume(&c->in, c->in.len);
+	if (c->proto->frame != FRAME_RAW) {
+		line_free(&c->lr);
+		frame_init(&c->lr, c->proto->frame, c->lr.max);
+	}
+	if (tls_transport_start(&c->tp, c->conf->tls.ctx) != 0) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
+	c->handshaking = true;
+	c->deadline = ev_now(server.loop) + TLS_HANDSHAKE_MS;
+	conn_handshake(c);
 }
 
 struct conn *
@@ -210,7 +249,6 @@ conn_new(struct svc *svc, struct listener *l, int fd,
 	svc->stats.connections_total++;
 	if (l->addr.tls) {
 		if (tls_transport_start(&c->tp, c->conf->tls.ctx) != 0) {
-			c->handshaking = true;   /* no hooks for it */
 			conn_close(c, CLOSE_ERROR);
 			return c;
 		}
@@ -670,6 +708,8 @@ conn_flush(struct conn *c)
 		conn_update_read(c);
 		conn_replay_later(c);
 	}
+	if (c->starttls && c->out.pending == 0 && c->state == CONN_OPEN)
+		conn_switch_to_tls(c);
 }
 
 void
@@ -707,7 +747,7 @@ conn_close(struct conn *c, enum close_reason why)
 	c->state = CONN_CLOSED;
 	c->why = why;
 	ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
-	if (!c->rejected && !c->handshaking && c->proto->close != NULL)
+	if (!c->rejected && c->started && c->proto->close != NULL)
 		c->proto->close(c, why);
 	conn_uncount(c);
 	/* The fd stays open until the reap, so its number cannot be reused

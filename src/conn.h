@@ -66,6 +66,9 @@ struct conn {
 	                                       service has not seen it yet */
 	bool                    read_pending; /* the transport holds input
 	                                       epoll cannot see (TLS) */
+	bool                    started;    /* the service's open hook ran */
+	bool                    starttls;   /* STARTTLS: switch to TLS once
+	                                       the queued reply is out */
 	uint64_t                received;   /* bytes read so far */
 	enum close_reason       why;        /* reason given to conn_close */
 	void                   *data;       /* the service's per-connection state */
@@ -110,6 +113,14 @@ void conn_want_writable(struct conn *c, bool want);
 /* Stops or restarts reading input (a service waiting for a worker). */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
+
+/* STARTTLS (smtp, pop3): once what is queued (the "go ahead" reply) is
+ * sent, the connection speaks TLS with its service's certificate.  Input
+ * not yet delivered, and whatever the client pipelined after the command,
+ * is thrown away, never read as commands inside TLS; the service's message
+ * hook should return LINE_STOP.  0, or -ENOTSUP without a certificate or
+ * when the connection speaks TLS already. */
+int conn_starttls(struct conn *c);
 
 /* Closes at once, dropping queued output. */
 void conn_close(struct conn *c, enum close_reason why);
