@@ -578,6 +578,21 @@ def test_max_connections_counts_transfers(start, root):
     assert c.recv()[:2] == (DATA, 1)
 
 
+def test_daemon_max_connections_counts_transfers_too(start, root):
+    """Every transfer holds a socket, so the daemon's limit, which fits
+    the open-files limit, counts transfers with TCP connections."""
+    put_file(root, "f", b"f" * 5000)
+    conf = tftp_config(root, "timeout = 2;").replace(
+        "daemon = {  }", "daemon = { max_connections = 3; }")
+    assert "max_connections = 3" in conf
+    d = start(conf)
+    socks = [Raw(d) for _ in range(4)]
+    for x in socks:
+        x.send(request(RRQ, "f"))
+    got = sorted(x.recv()[:2] for x in socks)
+    assert got == [(DATA, 1)] * 3 + [(ERROR, 0)]
+
+
 def test_upload_that_stops_midway_leaves_nothing(start, root):
     d = start(tftp_config(root, "write = true; timeout = 1; retries = 1;"))
     c = Raw(d)

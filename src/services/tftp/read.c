@@ -201,6 +201,9 @@ tftp_rd_open(struct tftp_xfer *x, const struct tftp_conf *tc,
 		acc->tsize = (uint64_t)st.st_size;
 	}
 	x->rd.base = 1;
+	if (!tftp_mem_take(x, x->window * (TFTP_HDR + (size_t)x->blksize +
+	    sizeof(*x->rd.lens)) + (size_t)x->blksize, msg))
+		return TFTP_EUNDEF;
 	x->rd.slots = malloc(x->window * (size_t)(TFTP_HDR + x->blksize));
 	x->rd.lens = calloc(x->window, sizeof(*x->rd.lens));
 	if (x->mode == TFTP_MODE_NETASCII)

@@ -7,7 +7,9 @@
  * retries.  A request comes in on the listener; every transfer then runs
  * on a socket of its own (transfer.c).  max_connections and per_source
  * count transfers here, with the service's own table of client
- * addresses, since the core's limits count TCP connections.  One timer
+ * addresses, since the core's limits count TCP connections; the
+ * daemon's max_connections counts them with its TCP connections, and the
+ * buffers of all transfers stay within TFTP_MEM_MAX.  One timer
  * per service walks every transfer and acts on those past their
  * deadline, instead of a timer each.
  */
@@ -100,8 +102,11 @@ tftp_source_admit(struct tftp_state *ts, const struct ip_key *ip)
 	const struct svc_conf *sc = ts->svc->conf;
 	struct tftp_source *s = tftp_source_find(ts, ip);
 
-	if (sc->max_connections > 0 &&
-	    ts->nxfers >= (unsigned long)sc->max_connections)
+	/* Every transfer holds a socket, as a TCP connection does: the
+	 * daemon's limit, which fits the open-files limit, counts both. */
+	if ((sc->max_connections > 0 &&
+	    ts->nxfers >= (unsigned long)sc->max_connections) ||
+	    server.nconns + ts->nxfers >= (unsigned long)server.max_connections)
 		return REJECT_LIMIT;
 	if (s != NULL && sc->per_source > 0 &&
 	    s->count >= (unsigned long)sc->per_source)

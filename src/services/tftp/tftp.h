@@ -27,6 +27,8 @@
 #define TFTP_WINDOW_CAP  64           /* blocks per window, at most */
 #define TFTP_WINDOW_BYTES (512 * 1024) /* bytes a read window holds, at most */
 #define TFTP_WCHUNK      (256 * 1024) /* bytes of an upload per disk write */
+#define TFTP_MEM_MAX     ((size_t)256 << 20) /* buffers of all transfers of
+                                        a service, at most */
 
 struct tftp_conf {
 	char *root;               /* the directory served */
@@ -53,6 +55,7 @@ struct tftp_state {
 	struct svc        *svc;       /* the service */
 	struct tftp_xfer  *xfers;     /* its transfers */
 	unsigned           nxfers;    /* how many */
+	size_t             mem;       /* bytes of buffers they hold */
 	struct hash_table  sources;   /* transfers per client address */
 	long long          sweep;     /* the sweep timer, 0 when not armed */
 	struct worker     *writer;    /* writes upload blocks; from the first WRQ */
@@ -132,6 +135,7 @@ struct tftp_xfer {
 	unsigned           tries;     /* retransmissions since progress */
 	int64_t            deadline;  /* when the sweep acts on it */
 	uint64_t           max_size;  /* write: bytes allowed */
+	size_t             mem;       /* bytes of buffers, in tftp_state.mem */
 	int                file;      /* the file read, or the new one */
 	bool               busy;      /* the worker or durable holds a job */
 	bool               orphan;    /* ended while busy: the job frees it */
@@ -163,6 +167,9 @@ void tftp_xfer_free(struct tftp_xfer *x);
 /* transfer.c: sends one datagram to the client; one the socket will not
  * take now is lost, as UDP allows, and the timeout sends it again. */
 void tftp_send(struct tftp_xfer *x, const void *p, size_t len);
+/* transfer.c: counts len bytes of buffers for x in the service's budget
+ * (TFTP_MEM_MAX); false, with *msg set, when it is spent. */
+bool tftp_mem_take(struct tftp_xfer *x, size_t len, const char **msg);
 /* transfer.c: the TFTP error code and message for a negative errno. */
 int tftp_errno_code(int err, const char **msg);
 

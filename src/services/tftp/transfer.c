@@ -226,9 +226,22 @@ tftp_xfer_timeout(struct tftp_xfer *x)
 	svc->stats.custom[TFTP_C_RETRANSMITS] += resent;
 }
 
+bool
+tftp_mem_take(struct tftp_xfer *x, size_t len, const char **msg)
+{
+	if (x->ts->mem + len > TFTP_MEM_MAX) {
+		*msg = "server busy: out of buffer memory";
+		return false;
+	}
+	x->ts->mem += len;
+	x->mem += len;
+	return true;
+}
+
 void
 tftp_xfer_free(struct tftp_xfer *x)
 {
+	x->ts->mem -= x->mem;
 	if (x->file >= 0)
 		close(x->file);
 	if (x->wr.dirfd >= 0)

@@ -312,6 +312,8 @@ tftp_wr_open(struct tftp_xfer *x, const struct tftp_conf *tc,
 	}
 	if (ts->writer != NULL && ts->durable == NULL)
 		ts->durable = durable_start(server.loop, "tftp-sync", &rc);
+	if (!tftp_mem_take(x, 2 * TFTP_WCHUNK, msg))
+		return TFTP_EUNDEF;
 	x->wr.fill = malloc(TFTP_WCHUNK);
 	x->wr.spare = malloc(TFTP_WCHUNK);
 	if (ts->durable == NULL || x->wr.fill == NULL || x->wr.spare == NULL)
