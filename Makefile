@@ -240,7 +240,8 @@ clean:
 # Peers the benchmarks compare against; `make bench` skips a missing one.
 bench-deps:
 	@missing=""; \
-	for pair in xinetd:xinetd nginx:nginx ncat:ncat rsyslogd:rsyslog wrk:wrk; do \
+	for pair in xinetd:xinetd nginx:nginx ncat:ncat rsyslogd:rsyslog wrk:wrk \
+	    ngircd:ngircd; do \
 	    PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null 2>&1 || \
 	        missing="$$missing $${pair#*:}"; \
 	done; \

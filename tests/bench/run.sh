@@ -6,7 +6,7 @@
 #   --runs N    runs of every figure for each side (default 3; median)
 #   --secs S    measured seconds per run (default 5; plus 1 s warm-up)
 #   --only LIST comma-separated groups: echo,course,udp,connrate,http,chat,
-#               idle,log,bank,tftp (default: all)
+#               idle,log,bank,tftp,irc (default: all)
 #
 # Every figure is measured back to back, multid then the peer, RUNS times
 # (A B A B ...), and the medians are compared, because a shared machine is
@@ -781,6 +781,15 @@ if want tftp && [ -f tests/bench/tftp.sh ] && time_left "tftp"; then
 	echo "$out" | sed "s/^/tftp: /" >>"$LOG"
 	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
 	    say "tftp.sh printed no rows (see $LOG)"
+fi
+# --- irc (tests/bench/irc.sh): the chat over IRC against ngIRCd ------------
+if want irc && [ -f tests/bench/irc.sh ] && time_left "irc"; then
+	say "irc: tests/bench/irc.sh, $RUNS runs"
+	out=$(MULTID=$MULTID BIN=$BIN RUNS=$RUNS SECS=$SECS timeout 900 \
+	    sh tests/bench/irc.sh 2>>"$LOG")
+	echo "$out" | sed "s/^/irc: /" >>"$LOG"
+	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
+	    say "irc.sh printed no rows (see $LOG)"
 fi
 if [ -s "$TMP/extra.rows" ]; then
 	while IFS= read -r x; do
