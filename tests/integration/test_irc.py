@@ -340,6 +340,15 @@ def test_list_names_who_whois_mode_away(d):
                         "being away")
     a.send("ISON bob nobody alice")
     assert a.line() == ":irc.test 303 alice :bob alice"
+    a.send("USERHOST bob alice nobody")
+    assert a.line() == (":irc.test 302 alice :bob=+bob@irc.test "
+                        "alice=+~alice@127.0.0.1")
+    a.send("KICK #lobby bob")
+    assert a.line() == ":irc.test 482 alice #lobby :You're not channel operator"
+    a.send("KICK #nope bob")
+    a.num("403")
+    a.send("KICK #lobby")
+    a.num("461")
     carol.expect_silence()
 
 

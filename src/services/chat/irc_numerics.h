@@ -25,6 +25,7 @@
 #define RPL_UNAWAY           "305 %s :You are no longer marked as being away"
 #define RPL_NOWAWAY          "306 %s :You have been marked as being away"
 #define RPL_WHOISUSER        "311 %s %s %s %s * :%s"
+#define RPL_USERHOST         "302 %s :%s"
 #define RPL_ISON             "303 %s :%s"
 #define RPL_WHOISSERVER      "312 %s %s %s :multid chat"
 #define RPL_ENDOFWHO         "315 %s %s :End of WHO list"

@@ -2,7 +2,7 @@
  * irc_proto.h - what the files of the chat's IRC protocol share:
  * proto_irc.c (hooks, registration, rooms, messages, the command table)
  * and irc_query.c (the commands that only answer: NAMES, LIST, WHO,
- * WHOIS, ISON, MODE, AWAY, MOTD).  Not for the rest of the chat.
+ * WHOIS, ISON, USERHOST, MODE, KICK, AWAY, MOTD).  Not for the rest of the chat.
  */
 #ifndef MULTID_CHAT_IRC_PROTO_H
 #define MULTID_CHAT_IRC_PROTO_H
@@ -89,6 +89,8 @@ int irc_cmd_list(void *session, int argc, char **argv);
 int irc_cmd_who(void *session, int argc, char **argv);
 int irc_cmd_whois(void *session, int argc, char **argv);
 int irc_cmd_ison(void *session, int argc, char **argv);
+int irc_cmd_userhost(void *session, int argc, char **argv);
+int irc_cmd_kick(void *session, int argc, char **argv);
 int irc_cmd_mode(void *session, int argc, char **argv);
 int irc_cmd_away(void *session, int argc, char **argv);
 int irc_cmd_motd(void *session, int argc, char **argv);

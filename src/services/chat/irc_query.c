@@ -1,9 +1,10 @@
 /*
  * irc_query.c - the IRC commands that only answer, without changing a
- * room: NAMES, LIST, WHO, WHOIS, ISON, MODE (queries; changes are
- * refused), AWAY and MOTD, with the numerics of irc_numerics.h.  Users
- * of every protocol are shown: a line or course user's prefix is
- * NICK!NICK@SERVER_NAME and its real name says what it speaks.
+ * room: NAMES, LIST, WHO, WHOIS, ISON, USERHOST, MODE (queries;
+ * changes are refused), KICK (refused), AWAY and MOTD, with the numerics
+ * of irc_numerics.h.  Users of every protocol are shown: a line or course
+ * user's prefix is NICK!NICK@SERVER_NAME and its real name says what it
+ * speaks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,48 @@ irc_cmd_ison(void *session, int argc, char **argv)
 	}
 	line[len] = '\0';
 	irc_numeric(u, RPL_ISON, irc_me(u), line);
+	return 0;
+}
+
+/* USERHOST NICK...: 302 with NICK=+USER@HOST (- when away) for the
+ * first five that are online. */
+int
+irc_cmd_userhost(void *session, int argc, char **argv)
+{
+	struct chat_user *u = session;
+	char line[IRC_LINE_MAX];
+	size_t len = 0;
+
+	for (int i = 1; i < argc && i <= 5; i++) {
+		struct chat_user *who = chat_user_find(irc_chat(u), argv[i]);
+		const char *user, *host;
+
+		if (who == NULL)
+			continue;
+		irc_user_host(who, u, &user, &host);
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    "%s%s=%c%s@%s", len ? " " : "", who->nick,
+		    irc_away_text(who) != NULL ? '-' : '+', user, host);
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+	}
+	line[len] = '\0';
+	irc_numeric(u, RPL_USERHOST, irc_me(u), line);
+	return 0;
+}
+
+/* KICK #room NICK: nobody is a channel operator. */
+int
+irc_cmd_kick(void *session, int argc, char **argv)
+{
+	struct chat_user *u = session;
+	struct chat_room *room = irc_channel(u, argv[1]);
+
+	(void)argc;
+	if (room == NULL)
+		irc_numeric(u, ERR_NOSUCHCHANNEL, irc_me(u), argv[1]);
+	else
+		irc_numeric(u, ERR_CHANOPRIVSNEEDED, irc_me(u), room->name);
 	return 0;
 }
 

@@ -626,6 +626,8 @@ static const struct cmd_def irc_cmds[] = {
 	{ CMD_WORD("LIST"), 0, CMD_ANY, IRC_REG, 0, NULL, irc_cmd_list },
 	{ CMD_WORD("AWAY"), 0, CMD_ANY, IRC_REG, 0, NULL, irc_cmd_away },
 	{ CMD_WORD("ISON"), 1, CMD_ANY, IRC_REG, 0, NULL, irc_cmd_ison },
+	{ CMD_WORD("USERHOST"), 1, CMD_ANY, IRC_REG, 0, NULL, irc_cmd_userhost },
+	{ CMD_WORD("KICK"), 2, CMD_ANY, IRC_REG, 0, NULL, irc_cmd_kick },
 	{ CMD_WORD("MOTD"), 0, CMD_ANY, IRC_REG, 0, NULL, irc_cmd_motd },
 	{ .word = NULL },
 };
