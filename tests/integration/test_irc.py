@@ -526,7 +526,7 @@ def test_server_ping_and_timeout(start):
     bob.line()
     t0 = time.monotonic()
     assert a.line(timeout=4) == "PING :irc.test"
-    assert 0.8 < time.monotonic() - t0 < 2.5
+    assert 0.8 < time.monotonic() - t0 < 4
     assert k.line(timeout=4) == "PING :irc.test"
     k.send("PONG :irc.test")
     # alice says nothing more: closed after another irc_ping seconds.
