@@ -241,7 +241,7 @@ clean:
 bench-deps:
 	@missing=""; \
 	for pair in xinetd:xinetd nginx:nginx ncat:ncat rsyslogd:rsyslog wrk:wrk \
-	    ngircd:ngircd; do \
+	    ngircd:ngircd smtp-source:postfix dovecot:dovecot-pop3d; do \
 	    PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null 2>&1 || \
 	        missing="$$missing $${pair#*:}"; \
 	done; \

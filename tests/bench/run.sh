@@ -6,7 +6,7 @@
 #   --runs N    runs of every figure for each side (default 3; median)
 #   --secs S    measured seconds per run (default 5; plus 1 s warm-up)
 #   --only LIST comma-separated groups: echo,course,udp,connrate,http,chat,
-#               idle,log,bank,tftp,irc (default: all)
+#               idle,log,bank,tftp,irc,mail (default: all)
 #
 # Every figure is measured back to back, multid then the peer, RUNS times
 # (A B A B ...), and the medians are compared, because a shared machine is
@@ -790,6 +790,16 @@ if want irc && [ -f tests/bench/irc.sh ] && time_left "irc"; then
 	echo "$out" | sed "s/^/irc: /" >>"$LOG"
 	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
 	    say "irc.sh printed no rows (see $LOG)"
+fi
+# --- mail (tests/bench/mail.sh) ------------------------------------------
+# mail.sh measures smtp against Postfix and pop3 against Dovecot, RUNS
+# times each, back to back, and prints its own ROW lines.
+if want mail && [ -f tests/bench/mail.sh ] && time_left "mail"; then
+	say "smtp and pop3: tests/bench/mail.sh, $RUNS runs"
+	out=$(RUNS=$RUNS DURATION=$SECS timeout 600 sh tests/bench/mail.sh 2>>"$LOG")
+	echo "$out" | sed "s/^/mail: /" >>"$LOG"
+	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
+	    say "mail.sh printed no rows (see $LOG)"
 fi
 if [ -s "$TMP/extra.rows" ]; then
 	while IFS= read -r x; do

@@ -49,6 +49,9 @@
 #define SMTP_ADDR_MAX      254        /* an address, bytes */
 #define SMTP_HELO_MAX      255        /* a HELO name kept, bytes */
 #define SMTP_SIZE_MAX      1073741824L /* the largest max_size */
+#define SMTP_SYNC_THREADS  4          /* durable helpers: their fsyncs run
+                                         side by side, as the disk merges
+                                         concurrent flushes */
 
 struct smtp_conf {
 	char          *maildir;       /* the directory of the mailboxes */
@@ -89,7 +92,8 @@ struct smtp_service {
 	struct svc     *svc;          /* for counters and log lines */
 	int             rootfd;       /* the maildir directory */
 	char           *path;         /* its path, as configured at start */
-	struct durable *durable;      /* the writing thread */
+	struct durable *durable[SMTP_SYNC_THREADS]; /* the writing threads */
+	unsigned        next;         /* the helper the next message goes to */
 	bool            stopping;     /* the stop hook has begun */
 };
 
@@ -669,6 +673,7 @@ static int
 smtp_delivery_submit(struct smtp_service *svc, struct smtp_session *s,
     struct smtp_delivery *dl)
 {
+	struct durable *d;
 	int rc;
 
 	dl->copies = calloc(s->nrcpt, sizeof(*dl->copies));
@@ -692,8 +697,9 @@ smtp_delivery_submit(struct smtp_service *svc, struct smtp_session *s,
 		cp->req.flags = DURABLE_NOREPLACE;
 	}
 	dl->pending = dl->ncopies;
+	d = svc->durable[svc->next++ % SMTP_SYNC_THREADS];
 	for (size_t i = 0; i < dl->ncopies; i++)
-		if (durable_submit(svc->durable, &dl->copies[i].req,
+		if (durable_submit(d, &dl->copies[i].req,
 		    smtp_copy_done) != 0) {
 			/* Only at stop, before any was queued: the helper
 			 * takes all or, stopping, none. */
@@ -899,7 +905,8 @@ mail_open_root(struct svc *svc, const char *path)
 static void
 smtp_service_free(struct smtp_service *m)
 {
-	durable_stop(m->durable);
+	for (size_t i = 0; i < SMTP_SYNC_THREADS; i++)
+		durable_stop(m->durable[i]);
 	if (m->rootfd >= 0)
 		close(m->rootfd);
 	free(m->path);
@@ -926,13 +933,14 @@ smtp_start(struct svc *svc)
 		free(m);
 		return rc;
 	}
-	if ((m->durable = durable_start(server.loop, "multid-smtp",
-	    &rc)) == NULL) {
-		svc_log(svc, LOG_LVL_ERROR, "cannot start a thread: %s",
-		    strerror(-rc));
-		smtp_service_free(m);
-		return rc;
-	}
+	for (size_t i = 0; i < SMTP_SYNC_THREADS; i++)
+		if ((m->durable[i] = durable_start(server.loop, "multid-smtp",
+		    &rc)) == NULL) {
+			svc_log(svc, LOG_LVL_ERROR, "cannot start a thread: %s",
+			    strerror(-rc));
+			smtp_service_free(m);
+			return rc;
+		}
 	svc->state = m;
 	return 0;
 }
