@@ -12,7 +12,8 @@
 
 #include "tls.h"
 
-#define TLS_WRITE_CHUNK (16 * 1024)   /* one record: bytes per SSL_write */
+#define TLS_WRITE_CHUNK (64 * 1024)   /* bytes gathered per SSL_write: four
+                                        records, one write(2) */
 
 /* Mozilla's "intermediate" TLS 1.2 list (TLS 1.3 suites are OpenSSL's). */
 #define TLS_CIPHERS_DEFAULT \
@@ -129,7 +130,9 @@ tls_ctx_settings(SSL_CTX *ctx, const struct tls_conf *tc, const char *alpn)
 	 * SSL_write what is left after a partial write, from a new address. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/* Tickets resume sessions without a server-side cache, which would
+	 * keep a session for every client for minutes. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (alpn != NULL)
 		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, (void *)alpn);
 	return NULL;
@@ -273,7 +276,7 @@ tls_recv(struct transport *t, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-/* Gathers the iovecs into one record's worth and writes it. */
+/* Gathers the iovecs (up to TLS_WRITE_CHUNK) and writes them. */
 static ssize_t
 tls_writev(struct transport *t, const struct iovec *iov, int n, bool more)
 {

@@ -9,7 +9,7 @@
 
 #include "transport.h"
 
-#define TRANSPORT_COPY_CHUNK (16 * 1024)  /* bytes read from a file at once */
+#define TRANSPORT_COPY_CHUNK (64 * 1024)  /* bytes read from a file at once */
 
 static ssize_t
 tcp_recv(struct transport *t, void *buf, size_t len)
@@ -54,7 +54,7 @@ const struct transport_ops transport_tcp = {
 ssize_t
 transport_copy_file(struct transport *t, int fd, off_t *off, size_t len)
 {
-	char chunk[TRANSPORT_COPY_CHUNK];
+	static char chunk[TRANSPORT_COPY_CHUNK];   /* one reactor thread */
 	struct iovec iov;
 	ssize_t r, w;
 

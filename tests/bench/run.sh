@@ -5,7 +5,7 @@
 #
 #   --runs N    runs of every figure for each side (default 3; median)
 #   --secs S    measured seconds per run (default 5; plus 1 s warm-up)
-#   --only LIST comma-separated groups: echo,course,udp,connrate,http,chat,
+#   --only LIST comma-separated groups: echo,course,udp,connrate,http,https,chat,
 #               idle,log,bank,tftp,irc,mail (default: all)
 #
 # Every figure is measured back to back, multid then the peer, RUNS times
@@ -223,7 +223,12 @@ svc_echo='{ name = "echo"; type = "echo"; listen = ( "tcp://127.0.0.1:0", "udp:/
 svc_daytime='{ name = "daytime"; type = "daytime"; listen = ( "tcp://127.0.0.1:0" ); }'
 svc_time='{ name = "time"; type = "time"; listen = ( "tcp://127.0.0.1:0" ); }'
 svc_chat='{ name = "chat"; type = "chat"; listen = ( "tcp://127.0.0.1:0" ); }'
-svc_http="{ name = \"http\"; type = \"http\"; listen = ( \"tcp://127.0.0.1:0\" ); root = \"$WWW\"; }"
+# One ECDSA P-256 certificate for multid's and nginx's https.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 30 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+chmod 644 "$TMP/key.pem" "$TMP/cert.pem"
+svc_http="{ name = \"http\"; type = \"http\"; listen = ( \"tcp://127.0.0.1:0\", \"tls://127.0.0.1:0\" ); root = \"$WWW\"; tls_certificate = \"$TMP/cert.pem\"; tls_key = \"$TMP/key.pem\"; }"
 # The course protocols beside the default ones (a service each, so that
 # listen_port tells their sockets apart).
 svc_course='{ name = "echoc"; type = "echo"; listen = ( { address = "tcp://127.0.0.1:0"; protocol = "course"; } ); },
@@ -264,6 +269,7 @@ M_DAYTIME=$(listen_port "$TMP/multid.err" daytime tcp)
 M_TIME=$(listen_port "$TMP/multid.err" time tcp)
 M_CHAT=$(listen_port "$TMP/multid.err" chat tcp)
 M_HTTP=$(listen_port "$TMP/multid.err" http tcp)
+M_HTTPS=$(listen_port "$TMP/multid.err" http tls)
 M_ECHOC=$(listen_port "$TMP/multid.err" echoc tcp)
 M_UPPER=$(listen_port "$TMP/multid.err" upper tcp)
 M_UPPERC=$(listen_port "$TMP/multid.err" upperc tcp)
@@ -319,8 +325,10 @@ else
 fi
 
 N_HTTP=""
+N_HTTPS=""
 if command -v nginx >/dev/null 2>&1; then
 	N_HTTP=$(free_port)
+	N_HTTPS=$(free_port)
 	mkdir -p "$TMP/nginx"
 	cat >"$TMP/nginx.conf" <<EOF
 worker_processes 1;
@@ -344,6 +352,14 @@ http {
 		listen 127.0.0.1:$N_HTTP;
 		root $WWW;
 		autoindex on;
+	}
+	server {
+		listen 127.0.0.1:$N_HTTPS ssl;
+		ssl_certificate $TMP/cert.pem;
+		ssl_certificate_key $TMP/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_session_tickets on;
+		root $WWW;
 	}
 }
 EOF
@@ -575,6 +591,54 @@ if want http && time_left "HTTP"; then
 	fi
 fi
 
+# --- HTTPS (wrk, openssl s_time, idle TLS connections) --------------------
+# Same files, key and certificate for both; nginx with 1 worker and its
+# own TLS defaults.  kTLS: neither uses it unless the kernel has the tls
+# module loaded (/proc/sys/net/ipv4/tcp_available_ulp lists "tls").
+stime_run() {      # full handshakes (no resumption) per second
+	local out n t
+	out=$(timeout $((SECS + 20)) openssl s_time -connect "$1" -new \
+	    -time "$SECS" -CAfile "$TMP/cert.pem" 2>&1)
+	echo "$out" | sed 's/^/    s_time: /' >>"$LOG"
+	read -r n t <<<"$(sed -n 's/^\([0-9]*\) connections in \([0-9.]*\)s;.*/\1 \2/p' <<<"$out" | head -1)"
+	if [ -n "$n" ] && [ -n "$t" ]; then
+		echo "conn_s=$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }') errors=0"
+	else
+		echo "conn_s=0 errors=1"
+	fi
+}
+if want https && time_left "HTTPS"; then
+	ktls=$(grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null && echo on || echo "off (no tls ULP)")
+	if [ -z "$M_HTTPS" ] || [ -z "$N_HTTPS" ] || ! command -v wrk >/dev/null 2>&1; then
+		row "HTTPS" "${M_HTTPS:-no tls listener}" "${N_HTTPS:-nginx missing}" "-" "-" "skipped"
+	else
+		for spec in "1k.bin|1 KiB file|1.0" "1m.bin|1 MiB file|0.95"; do
+			IFS='|' read -r path label target <<<"$spec"
+			say "HTTPS $label, wrk -t1 -c50 keep-alive: multid / nginx (kTLS $ktls)"
+			ab req_s "https-$path" wrk_run "https://127.0.0.1:$M_HTTPS/$path" -- \
+			    wrk_run "https://127.0.0.1:$N_HTTPS/$path"
+			r=$(ratio "$MED_1" "$MED_2")
+			row "HTTPS $label wrk -t1 -c50 (req/s, kTLS $ktls)$(errnote $ERR_1)" "$(fmt "$MED_1")" \
+			    "$(fmt "$MED_2") nginx$(errnote $ERR_2)" "$r" ">= $target" "$(yesno ge "$r" "$target")"
+		done
+		say "TLS 1.3 full handshakes (ECDSA P-256), openssl s_time -new: multid / nginx"
+		ab conn_s "tls-handshakes" stime_run "127.0.0.1:$M_HTTPS" -- stime_run "127.0.0.1:$N_HTTPS"
+		r=$(ratio "$MED_1" "$MED_2")
+		row "TLS 1.3 full handshakes/s, s_time -new$(errnote $ERR_1)" "$(fmt "$MED_1")" \
+		    "$(fmt "$MED_2") nginx$(errnote $ERR_2)" "$r" ">= 0.95" "$(yesno ge "$r" 0.95)"
+		say "10,000 idle TLS connections: memory per connection, multid / nginx"
+		mi=$(timeout 300 $PYTHON tests/bench/tls_idle.py -a "127.0.0.1:$M_HTTPS" -p "$MPID" -n 10000 -c "$TMP/cert.pem" 2>>"$LOG")
+		ni=$(timeout 300 $PYTHON tests/bench/tls_idle.py -a "127.0.0.1:$N_HTTPS" -p "$NPID" -n 10000 -c "$TMP/cert.pem" 2>>"$LOG")
+		echo "tls-idle multid: $mi" >>"$LOG"
+		echo "tls-idle nginx: $ni" >>"$LOG"
+		mk=$(field kb_per_conn "$mi")
+		nk=$(field kb_per_conn "$ni")
+		r=$(ratio "$mk" "$nk")
+		row "10,000 idle TLS connections, KiB each$(errnote "$(field errors "$mi")")" \
+		    "$(fmt "$mk")" "$(fmt "$nk") nginx$(errnote "$(field errors "$ni")")" "$r" "<= 1.0" "$(yesno le "$r" 1.0)"
+	fi
+fi
+
 # --- chat ----------------------------------------------------------------
 if want chat && time_left "chat"; then
 	if [ -z "$M_CHAT" ]; then
@@ -800,6 +864,16 @@ if want mail && [ -f tests/bench/mail.sh ] && time_left "mail"; then
 	echo "$out" | sed "s/^/mail: /" >>"$LOG"
 	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
 	    say "mail.sh printed no rows (see $LOG)"
+fi
+# --- files (tests/bench/files.sh), group "files" ---------------------------
+# files.sh measures a 1 GiB upload and download against nc, RUNS times
+# each, back to back, and 100 concurrent uploads; it prints ROW lines.
+if want files && [ -f tests/bench/files.sh ] && time_left "files"; then
+	say "files: tests/bench/files.sh, $RUNS runs"
+	out=$(MULTID=$MULTID RUNS=$RUNS timeout 900 sh tests/bench/files.sh 2>>"$LOG")
+	echo "$out" | sed "s/^/files: /" >>"$LOG"
+	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
+	    say "files.sh printed no rows (see $LOG)"
 fi
 if [ -s "$TMP/extra.rows" ]; then
 	while IFS= read -r x; do
