@@ -232,9 +232,11 @@ def test_capa_and_commands_out_of_order(mail):
     assert c.ask("DELE 0") == "-ERR no such message"
     assert c.ask("TOP 1") == "-ERR usage: TOP N LINES"
     assert c.ask("NOOP") == "+OK"
-    c.raw(b"NOOP " + b"x" * 2000 + b"\r\n")
+    c.raw(b"NOOP " + b"x" * (1 << 20) + b"\r\n")
     assert c.line() == "-ERR line too long"
     assert c.ask("NOOP") == "+OK"
+    c.expect_silence(0.3)           # one error for one line
+    assert c.ask(b"NOOP\0junk") == "+OK"
 
 
 def test_pipelined_commands(mail):
@@ -308,6 +310,32 @@ def test_concurrent_delivery_and_retrieval(tmp_path, maildir):
         assert len(sent) == 160
         assert sorted(fetched) == sorted(sent)
         assert messages(maildir, "alice") == {}
+    finally:
+        d.stop()
+
+
+def test_reload_changes_accounts_for_new_sessions(tmp_path, maildir):
+    d = Daemon(tmp_path, mail_config(maildir))
+    try:
+        old = Pop(d)
+        assert old.login().startswith("+OK")
+        d.reload(mail_config(maildir, accounts={"alice": "new secret"}))
+        assert Pop(d).login("bob", "hunter2 with spaces") == "-ERR denied"
+        # The session logged in before the reload goes on.
+        assert old.ask("STAT").startswith("+OK 0 ")
+        assert old.ask("QUIT").startswith("+OK")
+        old.expect_closed()
+        c = Pop(d)
+        deadline = time.monotonic() + 5
+        while True:
+            r = c.login("alice", "new secret")
+            if not r.startswith("-ERR [IN-USE]"):
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert r.startswith("+OK")
+        d.reload(mail_config(tmp_path / "other"))
+        assert "takes effect after a restart" in d.stderr()
     finally:
         d.stop()
 

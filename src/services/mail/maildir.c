@@ -71,7 +71,7 @@ maildir_unique_name(char *out, size_t size, const char *host, size_t fsize,
 	size_t n = 0;
 
 	for (const char *p = host; *p != '\0' && n + 5 < sizeof(safe); p++) {
-		if (*p == '/' || *p == ':') {
+		if (*p == '/' || *p == ':' || *p == ',') {
 			n += (size_t)snprintf(safe + n, sizeof(safe) - n, "\\%03o",
 			    (unsigned char)*p);
 		} else {

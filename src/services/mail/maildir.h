@@ -36,7 +36,8 @@ void maildir_close(struct maildir_box *mb);
 
 /* Writes a new unique name for a message of size bytes stored, vsize
  * bytes with CRLF line ends, delivered by host.  '/' and ':' in host are
- * written as "\057" and "\072", as the spec asks. */
+ * written as "\057" and "\072", as the spec asks, and ',' as "\054" so
+ * that it cannot pass for the start of S= or W=. */
 void maildir_unique_name(char *out, size_t size, const char *host,
     size_t fsize, size_t vsize);
 
