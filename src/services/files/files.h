@@ -59,6 +59,7 @@ struct files_svc {
 	struct worker *io;            /* short jobs: writes, syncs, tar blocks */
 	struct worker *unpack;        /* extractions, one thread each */
 	int            wakefd;        /* eventfd: an extraction took input */
+	unsigned       upload_bufs;   /* uploads' buffers beyond two each */
 };
 
 /* ---- service.c ---- */

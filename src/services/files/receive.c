@@ -1,13 +1,16 @@
 /*
  * receive.c - an upload stored as one file.
  *
- * The reactor gathers input into a buffer of FILES_CHUNK bytes; a full
- * buffer goes to a write job on the service's worker while the next one
- * fills.  With both full the connection is paused until the job is done,
- * so a slow disk slows the client instead of growing the daemon: an
- * upload holds two buffers at most.  The job also feeds SHA-256, and the
- * first one creates the temporary file, so the reactor never touches the
- * disk.  After the half-close a last job writes the rest, syncs the file,
+ * The reactor gathers input into buffers of FILES_CHUNK bytes; the full
+ * ones go to a write job on the service's worker while the next fills,
+ * and a job takes every buffer that filled while the one before ran.
+ * With no buffer left the connection is paused until the job is done, so
+ * a slow disk slows the client instead of growing the daemon.  An upload
+ * holds two buffers, and up to FILES_BUFS_MAX while the service's uploads
+ * together hold less than FILES_BUFS_BUDGET: one upload alone rides out
+ * the disk's and the scheduler's hiccups, a hundred stay small.  The job
+ * also feeds SHA-256, and the first one creates the temporary file, so
+ * the reactor never touches the disk.  After the half-close a last job writes the rest, syncs the file,
  * renames it to its final name and syncs the directory; only then is the
  * client answered.  A reset, a timeout or a failure sends a job that
  * removes the temporary file.
@@ -27,6 +30,17 @@
 #include "../../conn.h"
 #include "../../log.h"
 #include "files.h"
+
+#define FILES_BUFS_MAX    16        /* buffers of one upload, at most */
+#define FILES_BUFS_BUDGET 64        /* buffers of all uploads, beyond two
+                                       each (8 MB) */
+
+/* One buffer of input. */
+struct up_buf {
+	struct up_buf *next;          /* list link */
+	size_t         len;           /* bytes in data */
+	char           data[FILES_CHUNK]; /* the input */
+};
 
 /* What the job in flight does. */
 enum up_step {
@@ -49,10 +63,12 @@ struct upload {
 	char              name[FILES_NAME_MAX]; /* the name it got */
 	EVP_MD_CTX       *md;         /* SHA-256 of what was written */
 	unsigned char     digest[32]; /* its value once finished */
-	char             *fill;       /* input gathered by the reactor */
-	size_t            fill_len;   /* bytes in fill */
-	char             *work;       /* the buffer the job writes */
-	size_t            work_len;   /* bytes in work */
+	struct up_buf    *fill;       /* being filled by the reactor, or NULL */
+	struct up_buf    *full;       /* full, waiting for the next job */
+	struct up_buf   **full_tail;  /* where the next full one goes */
+	struct up_buf    *work;       /* the job's buffers, in order */
+	struct up_buf    *spare;      /* free buffers */
+	unsigned          nbufs;      /* buffers this upload holds */
 	uint64_t          bytes;      /* received so far */
 	bool              busy;       /* a job is in flight */
 	bool              eof;        /* the client half-closed */
@@ -68,22 +84,13 @@ up_of(struct worker_job *job)
 
 /* ---- on the worker ---------------------------------------------------- */
 
-/* Writes the work buffer, creating the temporary file first. */
+/* Writes one buffer. */
 static int
-up_write(struct upload *up)
+up_write_buf(struct upload *up, const struct up_buf *b)
 {
-	const char *p = up->work;
-	size_t left = up->work_len;
+	const char *p = b->data;
+	size_t left = b->len;
 
-	if (up->fd < 0) {
-		files_tmpname(up->tmp, sizeof(up->tmp), "up");
-		up->fd = openat(up->dirfd, up->tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (up->fd < 0) {
-			up->tmp[0] = '\0';
-			return -errno;
-		}
-	}
 	while (left > 0) {
 		ssize_t n = write(up->fd, p, left);
 
@@ -94,7 +101,28 @@ up_write(struct upload *up)
 		p += n;
 		left -= (size_t)n;
 	}
-	EVP_DigestUpdate(up->md, up->work, up->work_len);
+	EVP_DigestUpdate(up->md, b->data, b->len);
+	return 0;
+}
+
+/* Writes the job's buffers, creating the temporary file first. */
+static int
+up_write(struct upload *up)
+{
+	if (up->fd < 0) {
+		files_tmpname(up->tmp, sizeof(up->tmp), "up");
+		up->fd = openat(up->dirfd, up->tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (up->fd < 0) {
+			up->tmp[0] = '\0';
+			return -errno;
+		}
+	}
+	for (const struct up_buf *b = up->work; b != NULL; b = b->next) {
+		int rc = up_write_buf(up, b);
+		if (rc != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -153,27 +181,77 @@ up_run(struct worker_job *job)
 
 static void up_done(struct worker_job *job);
 
+/* Frees a list of buffers and gives them back to the budget. */
+static void
+up_bufs_free(struct upload *up, struct up_buf *b)
+{
+	while (b != NULL) {
+		struct up_buf *next = b->next;
+
+		if (up->nbufs-- > 2)
+			up->fs->upload_bufs--;
+		free(b);
+		b = next;
+	}
+}
+
 static void
 up_free(struct upload *up)
 {
 	EVP_MD_CTX_free(up->md);
-	free(up->fill);
-	free(up->work);
+	up_bufs_free(up, up->fill);
+	up_bufs_free(up, up->full);
+	up_bufs_free(up, up->work);
+	up_bufs_free(up, up->spare);
 	svc_conf_unref(up->conf);
 	free(up);
 }
 
-/* Hands the job a step: the gathered input becomes its buffer. */
+/* A buffer to fill: a spare one, or a new one while the upload and the
+ * budget allow; NULL when the upload must wait for its job. */
+static struct up_buf *
+up_buf_get(struct upload *up)
+{
+	struct up_buf *b = up->spare;
+
+	if (b != NULL) {
+		up->spare = b->next;
+	} else if (up->nbufs < 2 || (up->nbufs < FILES_BUFS_MAX &&
+	    up->fs->upload_bufs < FILES_BUFS_BUDGET)) {
+		if ((b = malloc(sizeof(*b))) == NULL)
+			return NULL;
+		if (up->nbufs++ >= 2)
+			up->fs->upload_bufs++;
+	} else {
+		return NULL;
+	}
+	b->next = NULL;
+	b->len = 0;
+	return b;
+}
+
+/* The full buffers (and for the last job the one being filled) become
+ * the job's. */
+static void
+up_take(struct upload *up, bool last)
+{
+	if (last && up->fill != NULL) {
+		*up->full_tail = up->fill;
+		up->fill = NULL;
+	}
+	up->work = up->full;
+	up->full = NULL;
+	up->full_tail = &up->full;
+}
+
+/* Hands the job a step and the buffers it writes. */
 static int
 up_submit(struct upload *up, enum up_step step)
 {
 	struct worker *io = files_io(up->fs);
-	char *t = up->work;
 
-	up->work = up->fill;
-	up->work_len = step == UP_DISCARD ? 0 : up->fill_len;
-	up->fill = t;
-	up->fill_len = 0;
+	if (step != UP_DISCARD)
+		up_take(up, step == UP_FINISH);
 	up->step = step;
 	up->job.run = up_run;
 	up->job.done = up_done;
@@ -209,6 +287,13 @@ up_fail(struct upload *up, const char *reply)
 		return;
 	up->failed = true;
 	up->fs->svc->stats.custom[FILES_UPLOADS_FAILED]++;
+	/* Input is discarded from now on: the buffers go back at once, but
+	 * for those a job may still be writing. */
+	up_bufs_free(up, up->fill);
+	up_bufs_free(up, up->full);
+	up_bufs_free(up, up->spare);
+	up->fill = up->full = up->spare = NULL;
+	up->full_tail = &up->full;
 	if (up->c != NULL && reply != NULL) {
 		svc_log(up->fs->svc, LOG_LVL_INFO, "upload from %s: %s",
 		    conn_peer_text(up->c), reply);
@@ -253,7 +338,7 @@ up_next(struct upload *up)
 			up_fail(up, "ERR cannot store upload: stopping");
 		return;
 	}
-	if (up->fill_len == FILES_CHUNK && up_submit(up, UP_WRITE) != 0) {
+	if (up->full != NULL && up_submit(up, UP_WRITE) != 0) {
 		up_fail(up, "ERR cannot store upload: stopping");
 		return;
 	}
@@ -268,6 +353,12 @@ up_done(struct worker_job *job)
 	char why[FILES_WHY_MAX];
 
 	up->busy = false;
+	while (up->work != NULL) {              /* the buffers are free again */
+		struct up_buf *b = up->work;
+		up->work = b->next;
+		b->next = up->spare;
+		up->spare = b;
+	}
 	if (up->step == UP_DISCARD) {
 		if (up->c == NULL)
 			up_free(up);
@@ -299,18 +390,14 @@ files_receive_open(struct conn *c)
 {
 	struct upload *up = calloc(1, sizeof(*up));
 
-	if (up == NULL || (up->fill = malloc(FILES_CHUNK)) == NULL ||
-	    (up->work = malloc(FILES_CHUNK)) == NULL ||
-	    (up->md = EVP_MD_CTX_new()) == NULL ||
+	if (up == NULL || (up->md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(up->md, EVP_sha256(), NULL) != 1) {
-		if (up != NULL) {
+		if (up != NULL)
 			EVP_MD_CTX_free(up->md);
-			free(up->fill);
-			free(up->work);
-			free(up);
-		}
+		free(up);
 		return -1;
 	}
+	up->full_tail = &up->full;
 	up->c = c;
 	up->fs = c->svc->state;
 	up->conf = svc_conf_ref(c->conf);
@@ -337,24 +424,28 @@ files_receive_read(struct conn *c, const char *data, size_t len)
 	}
 	files_touch(c);
 	while (used < len) {
-		size_t n = FILES_CHUNK - up->fill_len;
+		size_t n;
 
+		if (up->fill == NULL && (up->fill = up_buf_get(up)) == NULL) {
+			conn_pause(c);          /* every buffer is full */
+			break;
+		}
+		n = FILES_CHUNK - up->fill->len;
 		if (n > len - used)
 			n = len - used;
-		memcpy(up->fill + up->fill_len, data + used, n);
-		up->fill_len += n;
+		memcpy(up->fill->data + up->fill->len, data + used, n);
+		up->fill->len += n;
 		up->bytes += n;
 		used += n;
-		if (up->fill_len < FILES_CHUNK)
-			break;
-		if (up->busy) {
-			conn_pause(c);       /* both buffers are full */
-			break;
+		if (up->fill->len == FILES_CHUNK) {
+			*up->full_tail = up->fill;
+			up->full_tail = &up->fill->next;
+			up->fill = NULL;
 		}
-		if (up_submit(up, UP_WRITE) != 0) {
-			up_fail(up, "ERR cannot store upload: stopping");
-			return len;
-		}
+	}
+	if (!up->busy && up->full != NULL && up_submit(up, UP_WRITE) != 0) {
+		up_fail(up, "ERR cannot store upload: stopping");
+		return len;
 	}
 	return used;
 }
