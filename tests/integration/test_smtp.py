@@ -363,20 +363,22 @@ def test_kill9_after_acknowledgements(tmp_path, maildir):
     conf = mail_config(maildir)
     d = Daemon(tmp_path, conf)
     acked, errors, threads = [], [], []
-    for t in range(6):
-        th = threading.Thread(target=send_many,
-                              args=(d, 30, "t%d" % t, acked, errors))
-        th.start()
-        threads.append(th)
-    # Kill in the middle of the flow of acknowledgements.
-    deadline = time.monotonic() + 20
-    while len(acked) < 60 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(d.pid, signal.SIGKILL)
-    seen = list(acked)
-    for th in threads:
-        th.join(30)
-    d.kill()
+    try:
+        for t in range(6):
+            th = threading.Thread(target=send_many,
+                                  args=(d, 30, "t%d" % t, acked, errors))
+            th.start()
+            threads.append(th)
+        # Kill in the middle of the flow of acknowledgements.
+        deadline = time.monotonic() + 20
+        while len(acked) < 60 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(d.pid, signal.SIGKILL)
+        seen = list(acked)
+        for th in threads:
+            th.join(30)
+    finally:
+        d.kill()
     assert len(seen) >= 60
     d2 = Daemon(tmp_path, conf)
     try:
