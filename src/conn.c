@@ -216,6 +216,12 @@ conn_starttls(struct conn *c)
 	return 0;
 }
 
+bool
+conn_is_tls(const struct conn *c)
+{
+	return c->tp.ops == &transport_tls;
+}
+
 /* The reply to STARTTLS is out: what was received in plain text and not
  * yet delivered goes, and the handshake begins. */
 static void

@@ -121,6 +121,9 @@ void conn_resume(struct conn *c);
  * hook should return LINE_STOP.  0, or -ENOTSUP without a certificate or
  * when the connection speaks TLS already. */
 int conn_starttls(struct conn *c);
+/* True when the connection speaks TLS (a tls:// socket, or after
+ * STARTTLS). */
+bool conn_is_tls(const struct conn *c);
 
 /* Closes at once, dropping queued output. */
 void conn_close(struct conn *c, enum close_reason why);

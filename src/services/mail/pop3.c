@@ -19,8 +19,10 @@
  * A failed login is answered after a delay that grows with the failures
  * from the same address, and the third failure on a connection closes it.
  *
- * STLS (SPEC §6) is not offered yet: its CAPA line and command row go
- * where the comments below say.
+ * STLS (RFC 2595, SPEC §6) is offered before login when the service has
+ * a certificate: after "+OK Begin TLS negotiation" the core switches the
+ * connection to TLS and throws away whatever was pipelined after the
+ * command.  With tls_required no USER or PASS is taken before TLS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +63,7 @@ static const char *const pop3_account_words[] = { "name", "secret", NULL };
 struct pop3_conf {
 	char          *maildir;       /* the directory of the mailboxes */
 	struct strlist accounts;      /* name, secret, name, secret, ... */
+	bool           tls_required;  /* no USER or PASS before STLS */
 };
 
 static const struct pop3_conf pop3_defaults = { 0 };
@@ -70,6 +73,8 @@ static const struct cfg_key pop3_keys[] = {
 	  NULL },
 	{ "accounts", CFG_GROUPLIST, offsetof(struct pop3_conf, accounts), 1,
 	  100000, pop3_account_words },
+	{ "tls_required", CFG_BOOL, offsetof(struct pop3_conf, tls_required), 0,
+	  0, NULL },
 	CFG_KEY_END
 };
 
@@ -339,6 +344,42 @@ pop3_account_hash(const struct pop3_conf *conf, const char *name)
 	return "";
 }
 
+/* STLS is offered on a plain connection of a service that has a
+ * certificate. */
+static bool
+pop3_tls_offered(const struct pop3_session *s)
+{
+	return s->conn->conf->tls.ctx != NULL && !conn_is_tls(s->conn);
+}
+
+/* tls_required: no name or secret crosses the wire in plain text. */
+static bool
+pop3_tls_missing(const struct pop3_session *s)
+{
+	if (!s->conf->tls_required || conn_is_tls(s->conn))
+		return false;
+	conn_reply(s->conn, "-ERR TLS required");
+	return true;
+}
+
+static int
+pop3_cmd_stls(void *session, int argc, char **argv)
+{
+	struct pop3_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	if (!pop3_tls_offered(s)) {
+		conn_reply(s->conn, "-ERR STLS not available");
+		return LINE_MORE;
+	}
+	conn_reply(s->conn, "+OK Begin TLS negotiation");
+	s->have_user = false;
+	if (conn_starttls(s->conn) != 0)
+		conn_close_after_flush(s->conn);
+	return LINE_STOP;
+}
+
 static int
 pop3_cmd_user(void *session, int argc, char **argv)
 {
@@ -346,6 +387,8 @@ pop3_cmd_user(void *session, int argc, char **argv)
 	size_t len = strlen(argv[1]);
 
 	(void)argc;
+	if (pop3_tls_missing(s))
+		return LINE_MORE;
 	/* A name too long for an account is kept as none: PASS fails. */
 	if (len > NAME_LEN_MAX)
 		len = 0;
@@ -365,6 +408,10 @@ pop3_cmd_pass(void *session, int argc, char **argv)
 	struct pop3_session *s = session;
 
 	(void)argc;
+	if (pop3_tls_missing(s)) {
+		explicit_bzero(argv[1], strlen(argv[1]));
+		return LINE_MORE;
+	}
 	if (!s->have_user) {
 		explicit_bzero(argv[1], strlen(argv[1]));
 		conn_reply(s->conn, "-ERR USER first");
@@ -660,7 +707,6 @@ pop3_cmd_quit(void *session, int argc, char **argv)
 	return LINE_STOP;
 }
 
-/* With STLS (SPEC §6) its line goes here, before USER. */
 static const char *const pop3_capabilities[] = {
 	"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING",
 	"IMPLEMENTATION multid", NULL
@@ -674,14 +720,16 @@ pop3_cmd_capa(void *session, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	conn_reply(s->conn, "+OK Capability list follows");
+	if (s->state == POP3_AUTH && pop3_tls_offered(s))
+		conn_reply(s->conn, "STLS");
 	for (size_t i = 0; pop3_capabilities[i] != NULL; i++)
 		conn_reply(s->conn, "%s", pop3_capabilities[i]);
 	conn_reply(s->conn, ".");
 	return LINE_MORE;
 }
 
-/* STLS gets its row here (SPEC §6), in POP3_AUTH. */
 static const struct cmd_def pop3_commands[] = {
+	{ CMD_WORD("STLS"), 0, 0, POP3_AUTH, 0, "STLS", pop3_cmd_stls },
 	{ CMD_WORD("USER"), 1, 1, POP3_AUTH, 0, "USER NAME", pop3_cmd_user },
 	{ CMD_WORD("PASS"), 1, 1, POP3_AUTH, CMD_REST, "PASS SECRET",
 	  pop3_cmd_pass },

@@ -12,9 +12,11 @@
  * every copy is on disk, and a copy that fails takes the others back.
  * Meanwhile the connection is paused, so pipelined commands wait.
  *
- * STARTTLS (SPEC §6) is not offered yet: its EHLO line and its command
- * row go where the comments below say, and its handler must throw away
- * the input buffered after the command.
+ * STARTTLS (RFC 3207, SPEC §6) is offered when the service has a
+ * certificate: after "220 2.0.0 Ready to start TLS" the core switches the
+ * connection to TLS and throws away whatever was pipelined after the
+ * command; the session starts over.  With tls_required no MAIL is taken
+ * before TLS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +61,7 @@ struct smtp_conf {
 	                                 that follows the nickname rule */
 	char          *hostname;      /* in the greeting and Received: */
 	long           max_size;      /* bytes of a message, at most */
+	bool           tls_required;  /* no MAIL before STARTTLS */
 };
 
 static const struct smtp_conf smtp_defaults = {
@@ -74,6 +77,8 @@ static const struct cfg_key smtp_keys[] = {
 	  NULL },
 	{ "max_size", CFG_INT, offsetof(struct smtp_conf, max_size), 1,
 	  SMTP_SIZE_MAX, NULL },
+	{ "tls_required", CFG_BOOL, offsetof(struct smtp_conf, tls_required), 0,
+	  0, NULL },
 	CFG_KEY_END
 };
 
@@ -301,6 +306,14 @@ smtp_mail_params(struct smtp_session *s, char *params)
 
 /* ---- commands ----------------------------------------------------------- */
 
+/* STARTTLS is offered on a plain connection of a service that has a
+ * certificate. */
+static bool
+smtp_tls_offered(const struct smtp_session *s)
+{
+	return s->conn->conf->tls.ctx != NULL && !conn_is_tls(s->conn);
+}
+
 static int
 smtp_cmd_helo(void *session, int argc, char **argv)
 {
@@ -317,13 +330,40 @@ smtp_cmd_helo(void *session, int argc, char **argv)
 		conn_reply(s->conn, "250 %s", smtp_host(s));
 		return 0;
 	}
-	/* With STARTTLS (SPEC §6), "250-STARTTLS" goes before SMTPUTF8. */
 	conn_reply(s->conn, "250-%s", smtp_host(s));
 	conn_reply(s->conn, "250-PIPELINING");
 	conn_reply(s->conn, "250-SIZE %ld", s->conf->max_size);
 	conn_reply(s->conn, "250-ENHANCEDSTATUSCODES");
 	conn_reply(s->conn, "250-8BITMIME");
+	if (smtp_tls_offered(s))
+		conn_reply(s->conn, "250-STARTTLS");
 	conn_reply(s->conn, "250 SMTPUTF8");
+	return 0;
+}
+
+/* RFC 3207: the go-ahead, then TLS; the session starts over, as if the
+ * client had just connected (no HELO, no transaction). */
+static int
+smtp_cmd_starttls(void *session, int argc, char **argv)
+{
+	struct smtp_session *s = session;
+
+	(void)argc;
+	(void)argv;
+	if (!smtp_tls_offered(s)) {
+		smtp_error(s, "502 5.5.1 Error: command not implemented");
+		return 0;
+	}
+	if (s->mail) {
+		smtp_error(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return 0;
+	}
+	conn_reply(s->conn, "220 2.0.0 Ready to start TLS");
+	smtp_reset(s);
+	s->esmtp = false;
+	s->helo[0] = '\0';
+	if (conn_starttls(s->conn) != 0)
+		conn_close_after_flush(s->conn);
 	return 0;
 }
 
@@ -333,6 +373,10 @@ smtp_cmd_mail(void *session, int argc, char **argv)
 	struct smtp_session *s = session;
 	char *addr, *params;
 
+	if (s->conf->tls_required && !conn_is_tls(s->conn)) {
+		smtp_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return 0;
+	}
 	if (s->mail) {
 		smtp_error(s, "503 5.5.1 Error: nested MAIL command");
 		return 0;
@@ -470,8 +514,10 @@ smtp_cmd_quit(void *session, int argc, char **argv)
 }
 
 /* The usage text is the whole reply to a command with the wrong number
- * of arguments.  STARTTLS gets its row here (SPEC §6). */
+ * of arguments. */
 static const struct cmd_def smtp_commands[] = {
+	{ CMD_WORD("STARTTLS"), 0, 0, CMD_ALL_STATES, 0,
+	  "501 5.5.4 Syntax: STARTTLS", smtp_cmd_starttls },
 	{ CMD_WORD("HELO"), 1, CMD_ANY, CMD_ALL_STATES, 0,
 	  "501 Syntax: HELO hostname", smtp_cmd_helo },
 	{ CMD_WORD("EHLO"), 1, CMD_ANY, CMD_ALL_STATES, 0,
@@ -782,8 +828,9 @@ smtp_read(struct conn *c, const char *data, size_t len)
 	struct smtp_session *s = c->data;
 	size_t used = 0;
 
+	/* After STARTTLS nothing more is read in plain text. */
 	while (used < len && c->state == CONN_OPEN &&
-	    s->phase != SMTP_STORING) {
+	    s->phase != SMTP_STORING && !c->starttls) {
 		struct smtp_piece p;
 		size_t n = smtp_cut(data + used, len - used, SMTP_DATA_CUT, &p);
 
