@@ -1,6 +1,7 @@
 """files (SPEC section 3): uploads with nc, tar archives unpacked as they
 arrive, downloads of a file or a directory, and hostile input that must
 leave nothing behind."""
+import contextlib
 import hashlib
 import io
 import os
@@ -277,6 +278,37 @@ def test_100_concurrent_uploads(start, tmp_path):
         assert (up / m.group(1)).read_bytes() == blobs[i]
     assert len(os.listdir(up)) == 100
     assert peak[0] < 64 * 1024, "RSS peaked at %d kB" % peak[0]
+
+
+@contextlib.contextmanager
+def small_disk(path, size="1m"):
+    """A tmpfs of `size` mounted at path (as root; else the test skips)."""
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size,
+                        "tmpfs", str(path)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % r.stderr.decode())
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)])
+
+
+def test_full_disk_answers_and_leaves_nothing(start, tmp_path):
+    with small_disk(tmp_path / "up"), small_disk(tmp_path / "x"):
+        conf, up, xd = files_conf(tmp_path)
+        d = start(conf)
+        full = "ERR cannot store upload: No space left on device\r\n"
+        assert nc_upload(d, "up", os.urandom(3 << 20)) == full
+        assert nc_upload(d, "x", make_tar([(info("a"), os.urandom(3 << 20))])) \
+            == full
+        assert wait_empty(up) == [] and wait_empty(xd) == []
+        # Uploads that fit go on.
+        m = OK_FILE.match(nc_upload(d, "up", b"small").rstrip())
+        assert m and (up / m.group(1)).read_bytes() == b"small"
+        m = OK_TREE.match(nc_upload(d, "x", make_tar([(info("a"), b"a")]))
+                          .rstrip())
+        assert m and (xd / m.group(1) / "a").read_bytes() == b"a"
 
 
 # --- extract ---------------------------------------------------------------

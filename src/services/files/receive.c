@@ -388,19 +388,22 @@ up_done(struct worker_job *job)
 			up_free(up);
 		return;
 	}
-	if (up->result != 0) {
+	/* up_fail cleans up (and may free) an upload that had not failed;
+	 * one that had, while the job ran, is cleaned here. */
+	if (up->result != 0 && !up->failed) {
 		log_warning("%s: upload from %s: %s", up->conf->name,
 		    up->c != NULL ? conn_peer_text(up->c) : "a client",
 		    strerror(-up->result));
 		snprintf(why, sizeof(why), "ERR cannot store upload: %s",
 		    strerror(-up->result));
 		up_fail(up, why);
-	}
-	if (up->failed || up->c == NULL) {
+	} else if (up->c == NULL && !up->failed) {
+		up_fail(up, NULL);      /* closed while the job ran */
+	} else if (up->failed) {
 		up_clean(up);
-		return;
+	} else {
+		up_next(up);
 	}
-	up_next(up);
 }
 
 int
