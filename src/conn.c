@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "admit.h"
@@ -652,14 +653,26 @@ conn_on_readable(struct conn *c)
 	conn_deliver(c, conn_scratch, (size_t)n);
 }
 
+/* Whether bytes from the client wait unread in the socket. */
+static bool
+conn_unread_input(const struct conn *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* Everything is sent on a closing connection.  If the client may still be
  * sending, close only the write side and wait a moment for its FIN:
  * closing with unread input would reset the connection, and the client
- * could lose the last reply (nginx's lingering close). */
+ * could lose the last reply (nginx's lingering close).  A connection that
+ * was never read from (daytime, a download) closes at once unless the
+ * client's bytes have come meanwhile. */
 static void
 conn_finish(struct conn *c)
 {
-	if (c->peer_eof || (c->received == 0 && !c->rejected)) {
+	if (c->peer_eof || (c->received == 0 && !c->rejected &&
+	    !conn_unread_input(c))) {
 		conn_close(c, c->why);
 		return;
 	}

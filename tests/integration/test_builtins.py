@@ -171,6 +171,24 @@ def test_one_shot_reply_and_fin_share_a_segment(d, name):
         assert data
         assert segments_received(s) == 2
 
+@pytest.mark.parametrize("name", ["daytime", "time"])
+def test_one_shot_reply_reaches_a_client_that_sent_first(d, name):
+    """A client that sends before it reads still gets the reply: closing
+    with its bytes unread would reset the connection, and the reset would
+    throw the reply away before the client reads it."""
+    lost = 0
+    for _ in range(20):
+        with d.connect(name) as s:
+            s.sendall(b"x" * 100)
+            time.sleep(0.05)             # the reply and the close are done
+            try:
+                if not s.recv(100):
+                    lost += 1
+            except ConnectionResetError:
+                lost += 1
+    assert lost == 0
+
+
 def test_daytime_udp(d):
     with d.udp("daytime") as u:
         u.send(b"\n")
