@@ -739,7 +739,9 @@ class Irssi:
     """irssi in a detached tmux session: keys in, the screen and its
     channel logs out."""
 
-    def __init__(self, tmp, host, port, nick):
+    def __init__(self, tmp, host, port, nick, tls_ca=None):
+        """tls_ca: connect with TLS, checking the server's certificate
+        against this CA file."""
         self.home = os.path.join(str(tmp), "irssi")
         self.logs = os.path.join(self.home, "logs")
         os.makedirs(self.logs)
@@ -753,10 +755,15 @@ class Irssi:
         self.session = "multid-irc-%d" % os.getpid()
         subprocess.run(["tmux", "kill-session", "-t", self.session],
                        stderr=subprocess.DEVNULL)
+        cmd = "irssi --home=%s" % self.home
+        if tls_ca is None:
+            cmd += " -c %s -p %d" % (host, port)
         subprocess.run(["tmux", "new-session", "-d", "-s", self.session,
-                        "-x", "160", "-y", "50",
-                        "irssi --home=%s -c %s -p %d" % (self.home, host, port)],
-                       check=True)
+                        "-x", "160", "-y", "50", cmd], check=True)
+        if tls_ca is not None:
+            self.wait_screen("Irssi v")
+            self.keys("/connect -tls -tls_cafile %s -tls_verify %s %d"
+                      % (tls_ca, host, port))
 
     def keys(self, text):
         subprocess.run(["tmux", "send-keys", "-t", self.session, "-l", text],
@@ -843,3 +850,41 @@ def test_irssi_ii_and_a_line_user_chat_across_two_rooms(d, tmp_path):
     finally:
         irssi.stop()
         ii.stop()
+
+
+def test_irssi_over_tls_with_a_line_user(start, tmp_path):
+    """irssi on tls:// (IRC on 6697, SPEC 6), checking the certificate,
+    talks with a plain line user in the same room."""
+    from test_tls import keys, make_cert
+    need("irssi", "tmux")
+    make_cert(str(tmp_path))
+    d = start(config(service(
+        "chat", "chat", ["tcp://127.0.0.1:0",
+                         listen_group("tls://127.0.0.1:0", "irc")],
+        'server_name = "%s"; motd = "over TLS"; %s'
+        % (SRV, keys(tmp_path)))))
+    host, port = d.addr("chat", "tls")
+    # irssi checks the certificate's DNS names, not its IP address.
+    irssi = Irssi(tmp_path, "localhost", port, "tlsy",
+                  tls_ca=str(tmp_path / "cert.pem"))
+    line = None
+    try:
+        irssi.wait_screen("End of MOTD command")
+        irssi.keys("/join #lobby")
+        irssi.wait_log("#lobby", "Total of 1 nick")
+        line = LineClient(d, "chat")
+        line.read_until(lambda l: "nickname" in l)
+        line.send("plain")
+        line.read_until(lambda l: l.startswith("* hello plain"))
+        line.send("hello over there")
+        irssi.wait_log("#lobby", "plain> hello over there")
+        irssi.keys("/msg #lobby hello back over TLS")
+        line.read_until(lambda l: l == "<tlsy> hello back over TLS")
+        shown = irssi.screen() + irssi.log("#lobby")
+        for bad in CLIENT_ERRORS + ("Connection lost", "warning"):
+            assert bad not in shown, shown
+    finally:
+        irssi.stop()
+        if line is not None:
+            line.close()
+    assert "TLS handshake failed" not in d.stderr()
