@@ -126,6 +126,11 @@ tls_ctx_settings(SSL_CTX *ctx, const struct tls_conf *tc, const char *alpn)
 	 * session tickets stay on (OpenSSL's default). */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_ENABLE_KTLS);
+	/* The end of the TCP stream ends the input as close_notify does
+	 * (SPEC 6: a files upload ends at whichever comes first); every
+	 * protocol here frames its own messages, so a cut stream is a short
+	 * one, not a forged end. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Idle connections give their buffers back; the output queue hands
 	 * SSL_write what is left after a partial write, from a new address. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |

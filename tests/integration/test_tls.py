@@ -350,3 +350,50 @@ def test_testssl_finds_nothing_high_or_critical(start, tmp_path):
     assert not bad, bad
     # It did look: the protocols it found are the ones offered.
     assert "TLS 1.3" in r.stdout.decode() or "TLSv1.3" in r.stdout.decode()
+
+
+def test_files_upload_ends_at_close_notify_or_tcp_end(start, tmp_path):
+    """SPEC 6: over TLS a files upload ends at the client's close_notify
+    or at the end of the TCP stream, whichever comes first."""
+    import hashlib
+    up = tmp_path / "up"
+    up.mkdir()
+    d = start_in(start, tmp_path, lambda K: service(
+        "files", "files", ["tls://127.0.0.1:0"],
+        'mode = "receive"; directory = "%s"; %s' % (up, K)))
+    host, port = tls_addr(d, "files")
+    one = os.urandom(300000)
+    # openssl s_client sends close_notify when its input ends.
+    src = tmp_path / "one.bin"
+    src.write_bytes(one)
+    with open(str(src), "rb") as f:
+        subprocess.run(
+            ["openssl", "s_client", "-quiet", "-no_ign_eof", "-CAfile",
+             os.path.join(d.certdir, "cert.pem"), "-connect",
+             "%s:%d" % (host, port)], stdin=f, capture_output=True,
+            timeout=30)
+    # A client that ends the TCP stream without close_notify, and reads
+    # the answer.
+    two = os.urandom(200000)
+    s = tls_socket(d, "files")
+    s.sendall(two)
+    socket.socket.shutdown(s, socket.SHUT_WR)   # a FIN under the TLS layer
+    answer = b""
+    try:
+        while not answer.endswith(b"\r\n"):
+            chunk = s.recv(1000)
+            if not chunk:
+                break
+            answer += chunk
+    except (ssl.SSLError, OSError):
+        pass
+    s.close()
+    assert answer.startswith(b"OK "), answer
+    assert answer.split()[2:] == [b"200000",
+                                  hashlib.sha256(two).hexdigest().encode()]
+    deadline = time.monotonic() + 10
+    while len(os.listdir(str(up))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stored = sorted(open(str(up / n), "rb").read() for n in os.listdir(
+        str(up)) if not n.startswith("."))
+    assert sorted([one, two]) == stored
