@@ -397,3 +397,74 @@ def test_files_upload_ends_at_close_notify_or_tcp_end(start, tmp_path):
     stored = sorted(open(str(up / n), "rb").read() for n in os.listdir(
         str(up)) if not n.startswith("."))
     assert sorted([one, two]) == stored
+
+
+def test_certificate_reload_during_traffic(start, tmp_path):
+    """Renewed certificates are taken by SIGHUP while clients keep
+    talking and connecting: nobody gets an error or a wrong answer."""
+    import threading
+    d = start_in(start, tmp_path, lambda K: service(
+        "upper", "transform", ["tls://127.0.0.1:0"], 'op = "upper"; ' + K))
+    stop = threading.Event()
+    errors, answers, certs = [], [0], set()
+    lock = threading.Lock()
+    # The clients trust every certificate made so far: one is written a
+    # moment before the daemon reads it.
+    bundle = os.path.join(str(tmp_path), "bundle.pem")
+    shutil.copy(os.path.join(d.certdir, "cert.pem"), bundle)
+
+    def connect():
+        ctx = ssl.create_default_context(cafile=bundle)
+        raw = socket.create_connection(tls_addr(d, "upper"), timeout=5)
+        return ctx.wrap_socket(raw, server_hostname="localhost")
+
+    def talker(n):
+        try:
+            s = connect()
+            c = LineClient(sock=s)
+            i = 0
+            while not stop.is_set():
+                assert c.ask("msg %d %d" % (n, i)) == "MSG %d %d" % (n, i)
+                i += 1
+                with lock:
+                    answers[0] += 1
+            s.close()
+        except Exception as e:           # reported below, with its kind
+            errors.append(repr(e))
+
+    def connector():
+        try:
+            while not stop.is_set():
+                s = connect()
+                certs.add(s.getpeercert(binary_form=True))
+                s.sendall(b"x\n")
+                assert s.recv(10) == b"X\r\n"
+                s.close()
+        except Exception as e:
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=talker, args=(n,)) for n in range(4)]
+    threads.append(threading.Thread(target=connector))
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(2):
+            time.sleep(0.7)
+            # A new key and certificate, each file replaced whole.
+            new = tmp_path / ("new%d" % round_)
+            new.mkdir()
+            make_cert(str(new), cn="renewed%d" % round_)
+            with open(bundle, "a") as b:
+                b.write((new / "cert.pem").read_text())
+            for f in ("key.pem", "cert.pem"):     # the key first
+                os.replace(str(new / f), os.path.join(d.certdir, f))
+            d.reload()
+        time.sleep(0.7)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(20)
+    assert errors == []
+    assert answers[0] > 100
+    assert len(certs) >= 2          # new connections saw a renewed one
+    assert "TLS handshake failed" not in d.stderr()
