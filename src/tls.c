@@ -264,6 +264,8 @@ tls_recv(struct transport *t, void *buf, size_t len)
 	SSL *ssl = t->state;
 	size_t got = 0;
 
+	if (t->eof)
+		return 0;
 	while (got < len) {
 		size_t n = 0;
 		int r = SSL_read_ex(ssl, (char *)buf + got, len - got, &n);
@@ -272,11 +274,13 @@ tls_recv(struct transport *t, void *buf, size_t len)
 			got += n;
 			continue;
 		}
-		if (got > 0) {
-			ERR_clear_error();
-			break;
-		}
-		return tls_error(ssl, 0);
+		if (got == 0)
+			return tls_error(ssl, 0);
+		/* The end of input came behind the data: it is delivered by
+		 * the next call, which the pending pass makes, as the socket
+		 * may have nothing more to wake epoll with. */
+		t->eof = tls_error(ssl, 0) == 0;
+		break;
 	}
 	return (ssize_t)got;
 }
@@ -328,7 +332,7 @@ tls_sendfile(struct transport *t, int fd, off_t *off, size_t len)
 static bool
 tls_pending(const struct transport *t)
 {
-	return SSL_has_pending(t->state) == 1;
+	return t->eof || SSL_has_pending(t->state) == 1;
 }
 
 /* close_notify, then the TCP FIN. */

@@ -41,6 +41,9 @@ struct transport {
 	const struct transport_ops *ops;  /* how */
 	int                         fd;   /* the socket */
 	void                       *state; /* the transport's own (TLS), or NULL */
+	bool                        eof;  /* the end of input was seen inside
+	                                     the transport (a TLS close_notify
+	                                     read with data before it) */
 };
 
 extern const struct transport_ops transport_tcp;
