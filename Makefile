@@ -15,10 +15,11 @@ UNITDIR ?= /lib/systemd/system
 PYTHON  ?= /usr/bin/python3
 
 # Libraries found through pkg-config, and the Debian packages that have them.
-PC_LIBS  = libconfig libsystemd sqlite3 libcrypt openssl libarchive
+PC_LIBS  = libconfig libsystemd sqlite3 libcrypt openssl libarchive libpq hiredis
 PC_DEBS  = libconfig:libconfig-dev libsystemd:libsystemd-dev \
            sqlite3:libsqlite3-dev libcrypt:libcrypt-dev check:check \
-           openssl:libssl-dev libarchive:libarchive-dev
+           openssl:libssl-dev libarchive:libarchive-dev libpq:libpq-dev \
+           hiredis:libhiredis-dev
 # Programs the tests and `make run` use, and their Debian packages.
 TOOL_DEBS = gcc:gcc make:make pkg-config:pkg-config nc:netcat-openbsd \
             curl:curl logger:bsdutils telnet:telnet tmux:tmux \
@@ -122,8 +123,11 @@ deps:
 	fi
 
 # Clients and components only the tests use: make check installs them
-# too (a real browser for the file browser, testssl.sh for TLS, ...).
-TEST_DEBS = chromium:chromium testssl:testssl.sh ncat:ncat
+# too (a real browser for the file browser, testssl.sh for TLS, the
+# engines several instances share: PostgreSQL, Redis, rsyslog, HAProxy).
+TEST_DEBS = chromium:chromium testssl:testssl.sh ncat:ncat \
+            /usr/lib/postgresql/15/bin/postgres:postgresql-15 \
+            redis-server:redis-server rsyslogd:rsyslog haproxy:haproxy
 deps-test:
 	@missing=""; \
 	for pair in $(TEST_DEBS); do \
@@ -241,7 +245,7 @@ clean:
 bench-deps:
 	@missing=""; \
 	for pair in xinetd:xinetd nginx:nginx ncat:ncat rsyslogd:rsyslog wrk:wrk \
-	    ngircd:ngircd smtp-source:postfix dovecot:dovecot-pop3d; do \
+	    ngircd:ngircd smtp-source:postfix dovecot:dovecot-pop3d pgbench:postgresql-client-15; do \
 	    PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null 2>&1 || \
 	        missing="$$missing $${pair#*:}"; \
 	done; \
