@@ -182,7 +182,8 @@ metrics_render_custom(struct buf *b)
 				continue;
 			memcpy(family, k[i].name, len);
 			family[len] = '\0';
-			metrics_family(b, family, "counter", k[i].help);
+			metrics_family(b, family, k[i].type != NULL ?
+			    k[i].type : "counter", k[i].help);
 			for (struct svc *t = s; t != NULL; t = t->next)
 				metrics_render_series(b, t, family, len);
 		}
