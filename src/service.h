@@ -86,7 +86,6 @@ struct service_protocol {
 struct svc_counter {
 	const char *name;         /* e.g. multid_bank_commits_total */
 	const char *help;         /* the HELP text */
-	const char *type;         /* "gauge", or NULL for a counter */
 };
 
 struct service_type {

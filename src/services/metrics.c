@@ -182,8 +182,11 @@ metrics_render_custom(struct buf *b)
 				continue;
 			memcpy(family, k[i].name, len);
 			family[len] = '\0';
-			metrics_family(b, family, k[i].type != NULL ?
-			    k[i].type : "counter", k[i].help);
+			/* Prometheus names counters ..._total; any other
+			 * family of a type is a gauge. */
+			metrics_family(b, family, len > 6 &&
+			    strcmp(family + len - 6, "_total") == 0 ?
+			    "counter" : "gauge", k[i].help);
 			for (struct svc *t = s; t != NULL; t = t->next)
 				metrics_render_series(b, t, family, len);
 		}
