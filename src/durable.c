@@ -128,25 +128,90 @@ durable_place_data(const struct durable_req *r)
 	return rc;
 }
 
+/* Copies the bytes of in (from its start, whatever its offset) to out;
+ * 0 or a negative errno. */
+static int
+durable_copy_bytes(int in, int out)
+{
+	char buf[65536];
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
+
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EXDEV && errno != EINVAL &&
+		    errno != ENOSYS && errno != EOPNOTSUPP)
+			return -errno;
+		if (n > 0)
+			continue;
+		/* No copy_file_range here: read and write. */
+		while ((n = pread(in, buf, sizeof(buf), off)) != 0) {
+			int rc;
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if ((rc = durable_write_all(out, buf, (size_t)n)) != 0)
+				return rc;
+			off += n;
+		}
+		return 0;
+	}
+}
+
+/* The bytes of r->fd copied under a temporary name, synced, renamed. */
+static int
+durable_place_copy(const struct durable_req *r)
+{
+	char tmp[64];
+	int fd = durable_create(r, tmp, sizeof(tmp)), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = durable_copy_bytes(r->fd, fd);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = durable_rename(r, tmp);
+	if (rc != 0)
+		unlinkat(durable_tmpdir(r), tmp, 0);
+	return rc;
+}
+
 /* Gives the anonymous file r->fd a name: the final one at once when it
- * must not replace anything, else a temporary one renamed over it. */
+ * must not replace anything, else a temporary one renamed over it.  A
+ * link to another file system becomes a copy. */
 static int
 durable_place_fd(const struct durable_req *r)
 {
 	char self[32], tmp[64];
 	int rc = -EEXIST;
 
+	if (r->flags & DURABLE_COPY)
+		return durable_place_copy(r);
 	if (fsync(r->fd) != 0)
 		return -errno;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", r->fd);
-	if (r->flags & DURABLE_NOREPLACE)
-		return linkat(AT_FDCWD, self, r->dirfd, r->name,
-		    AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+	if (r->flags & DURABLE_NOREPLACE) {
+		if (linkat(AT_FDCWD, self, r->dirfd, r->name,
+		    AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		return errno == EXDEV ? durable_place_copy(r) : -errno;
+	}
 	for (int i = 0; i < DURABLE_TMP_TRIES && rc == -EEXIST; i++) {
 		durable_tmpname(tmp, sizeof(tmp));
 		rc = linkat(AT_FDCWD, self, durable_tmpdir(r), tmp,
 		    AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
 	}
+	if (rc == -EXDEV)
+		return durable_place_copy(r);
 	if (rc != 0)
 		return rc;
 	if (renameat(durable_tmpdir(r), tmp, r->dirfd, r->name) != 0) {
@@ -164,8 +229,10 @@ durable_place(struct durable_req *r)
 	if (r->fd < 0)
 		return durable_place_data(r);
 	rc = durable_place_fd(r);
-	close(r->fd);
-	r->fd = -1;
+	if (!(r->flags & DURABLE_KEEP_FD)) {
+		close(r->fd);
+		r->fd = -1;
+	}
 	return rc;
 }
 

@@ -31,6 +31,15 @@ typedef void durable_done_proc(struct durable_req *req);
 enum durable_flags {
 	DURABLE_NOREPLACE = 1 << 0,   /* an existing final name stays; the
 	                                 request fails with -EEXIST */
+	DURABLE_KEEP_FD   = 1 << 1,   /* fd is shared by several requests
+	                                 (one message for many mailboxes):
+	                                 the helper leaves it open, the
+	                                 caller closes it after done */
+	DURABLE_COPY      = 1 << 2,   /* fd's bytes are copied to a new file
+	                                 instead of linked (a file that has a
+	                                 name elsewhere or none to link);
+	                                 a link across file systems is
+	                                 copied too */
 };
 
 /* Embedded in the caller's own struct (container_of style); it, name,
@@ -47,7 +56,8 @@ struct durable_req {
 	size_t             len;       /* how many */
 	int                fd;        /* or a file from durable_tmpfile, filled
 	                                 by the caller, else -1; the helper
-	                                 closes it, done or failed */
+	                                 closes it, done or failed, unless
+	                                 DURABLE_KEEP_FD */
 	mode_t             mode;      /* of a file made from data; 0: 0600 */
 	unsigned           flags;     /* enum durable_flags */
 	durable_done_proc *done;      /* the completion, on the reactor */
