@@ -445,3 +445,157 @@ def test_full_disk(tmp_path, small_disk):
         assert QUEUED_RE.match(c.reply()[0])
     finally:
         d.stop()
+
+
+# --- large messages: spilled to a file as they arrive -------------------------
+
+def vm_kb(pid, key):
+    """A line of /proc/PID/status in kB (VmHWM: the peak resident size)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
+
+
+def big_body(tag, size):
+    """A message of about size bytes in 998-byte lines, some starting with
+    a dot (stuffed on the wire), that ends with its tag."""
+    line = b"." + b"m" * 996 + b"\r\n"
+    head = b"Subject: " + tag + b"\r\n\r\n"
+    return head + line * (size // len(line)) + tag + b" end\r\n"
+
+
+def stored_form(body):
+    """What the Maildir holds of a body (send_big stuffs its dots)."""
+    return body.replace(b"\r\n", b"\n")
+
+
+def send_big(d, tag, body, rcpts, results):
+    try:
+        c = Smtp(d, timeout=60)
+        c.envelope(rcpts)
+        c.raw(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        results[tag] = c.reply(timeout=60)[0]
+        assert c.cmd("QUIT") == "221 2.0.0 Bye"
+    except (AssertionError, OSError) as e:
+        results[tag] = repr(e)
+
+
+def test_twenty_sessions_of_8mb_hold_little_memory(mail, maildir):
+    """20 sessions send 8 MB each at once: the bodies go to files as they
+    arrive, so the daemon's peak resident size stays far below 20 x 8 MB,
+    and every message is stored whole."""
+    before = vm_kb(mail.pid, "VmHWM")
+    bodies = {b"big%02d" % i: big_body(b"big%02d" % i, 8 << 20)
+              for i in range(20)}
+    results, threads = {}, []
+    for tag, body in bodies.items():
+        th = threading.Thread(target=send_big, args=(
+            mail, tag, body, ["u%s@x.test" % tag.decode()], results))
+        th.start()
+        threads.append(th)
+    for th in threads:
+        th.join(120)
+    assert all(not th.is_alive() for th in threads)
+    for tag in bodies:
+        assert QUEUED_RE.match(results[tag]), (tag, results[tag])
+    peak = vm_kb(mail.pid, "VmHWM")
+    assert peak - before < 32 * 1024, (before, peak)
+    for tag, body in bodies.items():
+        data = only_message(maildir, "u" + tag.decode())
+        want = stored_form(body)
+        assert data.startswith(b"Received: from ")
+        assert data.endswith(want), tag
+        assert len(data) - len(want) < 400, tag
+    check_maildir(maildir)
+
+
+def test_spilled_message_in_every_mailbox(mail, maildir):
+    body = big_body(b"two-boxes", 1 << 20)
+    results = {}
+    send_big(mail, b"t", body, ["alice@x.test", "bob@x.test", "carol@x"],
+             results)
+    assert QUEUED_RE.match(results[b"t"]), results
+    want = stored_form(body)
+    stored = [only_message(maildir, box) for box in ("alice", "bob", "carol")]
+    for data in stored:
+        assert data.startswith(b"Received: from ")
+        assert data.endswith(b"\n" + want)
+    assert stored[0] == stored[1] == stored[2]
+    check_maildir(maildir)
+
+
+def test_spilled_message_over_max_size(tmp_path, maildir):
+    d = Daemon(tmp_path, mail_config(maildir, "max_size = 300000;"))
+    try:
+        results = {}
+        send_big(d, b"t", big_body(b"over", 1 << 20), ["alice@x"], results)
+        assert results[b"t"] == "552 5.3.4 Message size exceeds fixed limit"
+        send_big(d, b"t", big_body(b"under", 200000), ["alice@x"], results)
+        assert QUEUED_RE.match(results[b"t"]), results
+        assert only_message(maildir, "alice").endswith(b"under end\n")
+        check_maildir(maildir)
+    finally:
+        d.stop()
+
+
+def test_full_disk_while_spilling(tmp_path, small_disk):
+    """Bodies past the in-memory head fill the disk as they arrive: the
+    message is refused with 452 once it ends, and nothing is half there,
+    neither in new/ nor in tmp/."""
+    maildir = small_disk / "mail"
+    d = Daemon(tmp_path, mail_config(maildir))
+    try:
+        results, reply = {}, None
+        for i in range(8):
+            send_big(d, b"t", big_body(b"fill%d" % i, 150000),
+                     ["alice@x", "bob@x"], results)
+            reply = results[b"t"]
+            if not QUEUED_RE.match(reply):
+                break
+        assert reply == "452 4.3.1 Insufficient system storage"
+        check_maildir(maildir)
+        bob = set(messages(maildir, "bob").values())
+        for data in messages(maildir, "alice").values():
+            assert data in bob
+            assert b" end\n" in data[-20:]
+        for name in list(messages(maildir, "alice")):
+            os.unlink(os.path.join(str(maildir), "alice", name))
+        for name in list(messages(maildir, "bob")):
+            os.unlink(os.path.join(str(maildir), "bob", name))
+        send_big(d, b"t", big_body(b"after", 150000), ["alice@x"], results)
+        assert QUEUED_RE.match(results[b"t"]), results
+    finally:
+        d.stop()
+
+
+def test_kill9_after_spilled_acknowledgements(tmp_path, maildir):
+    conf = mail_config(maildir)
+    d = Daemon(tmp_path, conf)
+    seen = []
+    try:
+        for i in range(4):
+            results = {}
+            tag = b"k%d" % i
+            send_big(d, tag, big_body(tag, 300000), ["alice@x", "bob@x"],
+                     results)
+            m = QUEUED_RE.match(results[tag])
+            assert m, results
+            seen.append((m.group(1), tag))
+        # A fifth message is on its way when the daemon dies.
+        c = Smtp(d)
+        c.envelope(["alice@x"])
+        c.raw(b"Subject: unfinished\r\n\r\n" + b"u" * 200000 + b"\r\n")
+        time.sleep(0.2)
+        os.kill(d.pid, signal.SIGKILL)
+    finally:
+        d.kill()
+    for box in ("alice", "bob"):
+        stored = messages(maildir, box, sub=("new",))
+        assert len(stored) == 4, (box, list(stored))
+        for qid, tag in seen:
+            assert any((b" id " + qid.encode()) in data and
+                       data.endswith(tag + b" end\n")
+                       for data in stored.values()), (box, qid)
+    check_maildir(maildir)

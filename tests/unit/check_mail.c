@@ -231,6 +231,49 @@ START_TEST(size_limit_stops_storing)
 }
 END_TEST
 
+/* A body spilled in parts (smtp_body_swap after every few pieces) comes
+ * out as the same bytes, in order, as one kept whole; the size and the
+ * limit still count the whole message. */
+START_TEST(body_swap_hands_over_in_order)
+{
+	const char *in = "one\r\n..two\r\nthree three three three three "
+	    "three three three three three three three three three\r\n"
+	    "four\r\n.\r\n";
+	struct smtp_ends e1 = crlf_session, e2 = crlf_session;
+	struct smtp_body whole = { 0 }, parts = { 0 };
+	char got[512], *spare = NULL;
+	size_t used, got_len = 0, cap = 0, len, at = 0, n;
+	enum smtp_body_result r = SMTP_BODY_MORE;
+
+	ck_assert_int_eq(feed(&e1, &whole, in, strlen(in), &used),
+	    SMTP_BODY_END);
+	smtp_body_begin(&parts, 1 << 20);
+	for (unsigned k = 0; r == SMTP_BODY_MORE; k++) {
+		struct smtp_piece p;
+
+		ck_assert((n = smtp_cut(in + at, strlen(in) - at, 16, &p)) > 0);
+		at += n;
+		r = smtp_body_piece(&parts, &e2, &p);
+		if (k % 3 != 1)
+			continue;
+		smtp_body_swap(&parts, &spare, &cap, &len);
+		ck_assert_uint_eq(parts.len, 0);
+		memcpy(got + got_len, spare, len);
+		got_len += len;
+	}
+	ck_assert_int_eq(r, SMTP_BODY_END);
+	memcpy(got + got_len, parts.buf, parts.len);
+	got_len += parts.len;
+	ck_assert_uint_eq(got_len, whole.len);
+	ck_assert(memcmp(got, whole.buf, whole.len) == 0);
+	ck_assert_uint_eq(parts.size, whole.size);
+	ck_assert_uint_eq(parts.lines, whole.lines);
+	free(spare);
+	smtp_body_free(&parts);
+	smtp_body_free(&whole);
+}
+END_TEST
+
 START_TEST(maildir_flags_keep_the_old)
 {
 	char out[MAILDIR_NAME_MAX + 1];
@@ -399,6 +442,59 @@ START_TEST(pop3_wire_form)
 }
 END_TEST
 
+/* The wire form of text cut in two at every point, and in pieces of
+ * every size, is the form of text converted whole: a CR LF, an LF and
+ * the dot after it, the empty line after the header and TOP's last line
+ * may each fall on a boundary. */
+static void
+wire_any_cut(const char *text, long lines)
+{
+	size_t len = strlen(text);
+	char want[512], got[512];
+
+	wire(text, lines, len + 1, want);
+	for (size_t split = 1; split <= len; split++) {
+		wire(text, lines, split, got);
+		ck_assert_str_eq(got, want);
+	}
+	for (size_t at = 0; at <= len; at++) {
+		struct pop3_conv cv;
+		size_t o;
+
+		pop3_conv_init(&cv, lines);
+		o = pop3_convert(&cv, text, at, got);
+		o += pop3_convert(&cv, text + at, len - at, got + o);
+		o += pop3_conv_end(&cv, got + o);
+		got[o] = '\0';
+		ck_assert_str_eq(got, want);
+	}
+}
+
+START_TEST(pop3_wire_form_across_chunks)
+{
+	static const char *const texts[] = {
+		"Subject: s\n.dot\n\nbody1\n..two\nbody3\n",
+		"Subject: s\r\n.dot\r\n\r\n.\r\n..\r\nx\r\n",
+		"A: b\n\n.\n.\n.\n",
+		"A: b\r\n\r\nbare\rcr\r\r\nend",
+		".\n\n.",
+		"\n\n\n",
+		"no header line\n.dot after\nlast",
+	};
+	static const long tops[] = { -1, 0, 1, 2, 3, 50 };
+	char out[512];
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		for (size_t k = 0; k < sizeof(tops) / sizeof(tops[0]); k++)
+			wire_any_cut(texts[i], tops[k]);
+	/* The forms themselves, for two of them. */
+	wire("A: b\n\n.\n.\n.\n", 2, 3, out);
+	ck_assert_str_eq(out, "A: b\r\n\r\n..\r\n..\r\n.\r\n");
+	wire("A: b\r\n\r\nbare\rcr\r\r\nend", -1, 1, out);
+	ck_assert_str_eq(out, "A: b\r\n\r\nbare\rcr\r\r\nend\r\n.\r\n");
+}
+END_TEST
+
 static Suite *
 mail_suite(void)
 {
@@ -413,6 +509,7 @@ mail_suite(void)
 	tcase_add_test(t, body_is_stored_unstuffed_with_lf);
 	tcase_add_test(t, long_lines_keep_dots_in_place);
 	tcase_add_test(t, size_limit_stops_storing);
+	tcase_add_test(t, body_swap_hands_over_in_order);
 	suite_add_tcase(s, t);
 	t = tcase_create("maildir");
 	tcase_add_test(t, maildir_flags_keep_the_old);
@@ -421,6 +518,7 @@ mail_suite(void)
 	tcase_add_test(t, maildir_delivers_and_lists);
 	tcase_add_test(t, maildir_lists_in_delivery_order);
 	tcase_add_test(t, pop3_wire_form);
+	tcase_add_test(t, pop3_wire_form_across_chunks);
 	suite_add_tcase(s, t);
 	return s;
 }

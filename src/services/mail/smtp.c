@@ -5,12 +5,14 @@
  * what it expects.
  *
  * Input is read raw and cut by smtp_line.c, which keeps each line's
- * ending: the end of DATA depends on it (the smuggling rule).  A message
- * is kept in memory up to max_size, then written once per recipient by
- * the durable helper (tmp/, fsync, rename into new/, fsync of new/, many
- * messages sharing one sync); "250 ... queued as" goes out only when
- * every copy is on disk, and a copy that fails takes the others back.
- * Meanwhile the connection is paused, so pipelined commands wait.
+ * ending: the end of DATA depends on it (the smuggling rule).  The disk
+ * side is smtp_deliver.c: a message past SMTP_HEAD_MAX is spilled to a
+ * file as it arrives (reading pauses while a spill is behind), and at
+ * its end it is made durable in every recipient's new/ (tmp/, fsync,
+ * rename, fsync of new/, many messages sharing one sync); "250 ...
+ * queued as" goes out only when every copy is on disk, and a copy that
+ * fails takes the others back.  Meanwhile the connection is paused, so
+ * pipelined commands wait.
  *
  * STARTTLS (RFC 3207, SPEC §6) is offered when the service has a
  * certificate: after "220 2.0.0 Ready to start TLS" the core switches the
@@ -19,24 +21,19 @@
  * before TLS.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include "../../cmd.h"
 #include "../../conn.h"
-#include "../../durable.h"
 #include "../../name.h"
 #include "../../server.h"
 #include "../../utf8.h"
-#include "maildir.h"
+#include "smtp_deliver.h"
 #include "smtp_line.h"
 
 #define SMTP_CMD_MAX       2048       /* a command line, bytes (Postfix's
@@ -51,9 +48,6 @@
 #define SMTP_ADDR_MAX      254        /* an address, bytes */
 #define SMTP_HELO_MAX      255        /* a HELO name kept, bytes */
 #define SMTP_SIZE_MAX      1073741824L /* the largest max_size */
-#define SMTP_SYNC_THREADS  4          /* durable helpers: their fsyncs run
-                                         side by side, as the disk merges
-                                         concurrent flushes */
 
 struct smtp_conf {
 	char          *maildir;       /* the directory of the mailboxes */
@@ -90,46 +84,11 @@ static const struct svc_counter smtp_counters[] = {
 	{ NULL, NULL }
 };
 
-enum { SMTP_COUNTER_STORED, SMTP_COUNTER_REFUSED };
-
-/* The running service. */
-struct smtp_service {
-	struct svc     *svc;          /* for counters and log lines */
-	int             rootfd;       /* the maildir directory */
-	char           *path;         /* its path, as configured at start */
-	struct durable *durable[SMTP_SYNC_THREADS]; /* the writing threads */
-	unsigned        next;         /* the helper the next message goes to */
-	bool            stopping;     /* the stop hook has begun */
-};
-
 /* Where a session is. */
 enum smtp_phase {
 	SMTP_COMMANDS,                /* reading commands */
 	SMTP_DATA,                    /* reading a message after 354 */
 	SMTP_STORING,                 /* a message is on its way to disk */
-};
-
-struct smtp_session;
-
-/* One copy of a message, for one recipient's mailbox. */
-struct smtp_copy {
-	struct durable_req req;       /* the durable write */
-	struct maildir_box mb;        /* the mailbox's directories */
-	struct smtp_delivery *dl;     /* the delivery it belongs to */
-};
-
-/* A message on its way into every recipient's new/. */
-struct smtp_delivery {
-	struct smtp_session *session; /* NULL once the connection ended */
-	struct smtp_service *service; /* for counters and log lines */
-	char                *data;    /* Received: and the message */
-	size_t               len;     /* bytes in data */
-	struct smtp_copy    *copies;  /* one per mailbox */
-	size_t               ncopies; /* how many */
-	size_t               pending; /* copies not done yet */
-	int                  result;  /* 0, or the first copy's error */
-	char                 id[24];  /* the queue id in the reply */
-	char                 name[MAILDIR_NAME_MAX + 1]; /* its file name */
 };
 
 /* One connection. */
@@ -142,6 +101,8 @@ struct smtp_session {
 	bool                  mail;   /* MAIL was taken: a transaction */
 	bool                  discarding; /* the rest of an over-long line */
 	bool                  eof;    /* the client half-closed */
+	bool                  waiting; /* reading stops until a spill is
+	                                 written */
 	unsigned              errors; /* error replies so far */
 	char                  helo[SMTP_HELO_MAX + 1]; /* HELO/EHLO name */
 	char                  rcpt_text[SMTP_ADDR_MAX + 1]; /* the first
@@ -152,7 +113,7 @@ struct smtp_session {
 	                                 twice counts twice) */
 	unsigned              overshoot; /* RCPTs past the limit */
 	struct smtp_body      body;   /* the message being read */
-	struct smtp_delivery *dl;     /* the message being stored */
+	struct smtp_msg      *msg;    /* and on its way to disk */
 	char                  line[SMTP_CMD_MAX + 1]; /* a command, copied */
 };
 
@@ -445,6 +406,24 @@ smtp_cmd_rcpt(void *session, int argc, char **argv)
 	return 0;
 }
 
+static void smtp_msg_event(void *owner, enum smtp_msg_event ev, int result,
+    const char *id);
+
+/* The message of a DATA: its queue id and Received: header are made now,
+ * as Postfix's are. */
+static int
+smtp_begin_message(struct smtp_session *s)
+{
+	const struct smtp_trace tr = {
+		.conn = s->conn, .helo = s->helo, .host = smtp_host(s),
+		.rcpt = s->rcpt_text, .nrcpt = s->nrcpt, .esmtp = s->esmtp,
+	};
+
+	s->msg = smtp_msg_new(s->conn->svc->state, s->boxes[0], &tr,
+	    smtp_msg_event, s);
+	return s->msg != NULL ? 0 : -ENOMEM;
+}
+
 static int
 smtp_cmd_data(void *session, int argc, char **argv)
 {
@@ -458,6 +437,10 @@ smtp_cmd_data(void *session, int argc, char **argv)
 	}
 	if (s->nrcpt == 0) {
 		smtp_error(s, "554 5.5.1 Error: no valid recipients");
+		return 0;
+	}
+	if (smtp_begin_message(s) != 0) {
+		smtp_error(s, "451 4.3.0 Error: insufficient memory");
 		return 0;
 	}
 	smtp_body_begin(&s->body, (size_t)s->conf->max_size);
@@ -580,244 +563,84 @@ smtp_command(struct smtp_session *s, const struct smtp_piece *p)
 	}
 }
 
-/* ---- storing ------------------------------------------------------------ */
+/* ---- the message --------------------------------------------------- */
 
-/* The client's address as Postfix writes it in Received: "1.2.3.4" or
- * "IPv6:::1". */
+/* A message refused before it is stored. */
 static void
-smtp_peer_ip(const struct conn *c, char *out, size_t size)
+smtp_refuse(struct smtp_session *s, const char *reply)
 {
-	char host[NI_MAXHOST];
-
-	if (getnameinfo((const struct sockaddr *)&c->peer, c->peerlen, host,
-	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	if (c->peer.ss_family == AF_INET6)
-		snprintf(out, size, "IPv6:%s", host);
-	else
-		snprintf(out, size, "%s", host);
-}
-
-/* The Received: header that goes before the message. */
-static int
-smtp_received(struct smtp_session *s, const char *id, char *out,
-    size_t size)
-{
-	char ip[NI_MAXHOST + 8], date[64];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	smtp_peer_ip(s->conn, ip, sizeof(ip));
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000 (UTC)", &tm);
-	if (s->nrcpt == 1)
-		return snprintf(out, size, "Received: from %s (unknown [%s])\n"
-		    "\tby %s (multid) with %s id %s\n\tfor <%s>; %s\n",
-		    s->helo[0] != '\0' ? s->helo : "unknown", ip, smtp_host(s),
-		    s->esmtp ? "ESMTP" : "SMTP", id, s->rcpt_text, date);
-	return snprintf(out, size, "Received: from %s (unknown [%s])\n"
-	    "\tby %s (multid) with %s id %s;\n\t%s\n",
-	    s->helo[0] != '\0' ? s->helo : "unknown", ip, smtp_host(s),
-	    s->esmtp ? "ESMTP" : "SMTP", id, date);
-}
-
-static void
-smtp_delivery_free(struct smtp_delivery *dl)
-{
-	for (size_t i = 0; i < dl->ncopies; i++)
-		maildir_close(&dl->copies[i].mb);
-	free(dl->copies);
-	free(dl->data);
-	free(dl);
-}
-
-/* The reply to a delivery once every copy is done; copies that were
- * stored are taken back when another failed, so nothing is half there. */
-static void
-smtp_delivery_end(struct smtp_delivery *dl)
-{
-	struct smtp_session *s = dl->session;
-	struct svc *svc = dl->service->svc;
-
-	if (dl->result != 0) {
-		for (size_t i = 0; i < dl->ncopies; i++)
-			if (dl->copies[i].req.result == 0)
-				unlinkat(dl->copies[i].mb.newfd, dl->name, 0);
-		svc->stats.custom[SMTP_COUNTER_REFUSED]++;
-		svc_log(svc, LOG_LVL_WARNING, "cannot store a message: %s",
-		    strerror(-dl->result));
-	} else {
-		svc->stats.custom[SMTP_COUNTER_STORED]++;
-	}
-	if (s != NULL) {
-		s->dl = NULL;
-		s->phase = SMTP_COMMANDS;
-		if (dl->result == 0)
-			conn_reply(s->conn, "250 2.0.0 Ok: queued as %s", dl->id);
-		else if (dl->result == -ENOSPC || dl->result == -EDQUOT)
-			smtp_error(s, "452 4.3.1 Insufficient system storage");
-		else
-			smtp_error(s, "451 4.3.0 Error: queue file write error");
-		if (s->eof)
-			conn_close_after_flush(s->conn);
-		conn_resume(s->conn);
-	}
-	smtp_delivery_free(dl);
-}
-
-static void
-smtp_copy_done(struct durable_req *req)
-{
-	struct smtp_copy *cp = (struct smtp_copy *)((char *)req -
-	    offsetof(struct smtp_copy, req));
-	struct smtp_delivery *dl = cp->dl;
-
-	if (req->result != 0 && dl->result == 0)
-		dl->result = req->result;
-	if (--dl->pending == 0)
-		smtp_delivery_end(dl);
-}
-
-/* A queue id: hexadecimal, unique in this process and across restarts
- * (the time in microseconds and a counter). */
-static void
-smtp_queue_id(char *out, size_t size)
-{
-	static unsigned seq;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(out, size, "%llX%03X", (unsigned long long)ts.tv_sec *
-	    1000000ull + (unsigned long long)ts.tv_nsec / 1000, ++seq & 0xfff);
-}
-
-/* The message with its Received: header, in one buffer. */
-static int
-smtp_delivery_data(struct smtp_session *s, struct smtp_delivery *dl)
-{
-	char head[1024];
-	int n = smtp_received(s, dl->id, head, sizeof(head));
-	bool prev_cr = false;
-	size_t vsize;
-
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -EINVAL;
-	dl->len = (size_t)n + s->body.len;
-	if ((dl->data = malloc(dl->len ? dl->len : 1)) == NULL)
-		return -ENOMEM;
-	memcpy(dl->data, head, (size_t)n);
-	if (s->body.len > 0)
-		memcpy(dl->data + n, s->body.buf, s->body.len);
-	vsize = maildir_crlf_size(dl->data, dl->len, &prev_cr);
-	maildir_unique_name(dl->name, sizeof(dl->name), smtp_host(s),
-	    dl->len, vsize);
-	return 0;
-}
-
-/* Opens every recipient's mailbox and queues one durable copy each. */
-static int
-smtp_delivery_submit(struct smtp_service *svc, struct smtp_session *s,
-    struct smtp_delivery *dl)
-{
-	struct durable *d;
-	int rc;
-
-	dl->copies = calloc(s->nrcpt, sizeof(*dl->copies));
-	if (dl->copies == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nrcpt; i++) {
-		struct smtp_copy *cp = &dl->copies[i];
-
-		cp->mb.boxfd = cp->mb.tmpfd = cp->mb.newfd = cp->mb.curfd = -1;
-		dl->ncopies = i + 1;
-		if ((rc = maildir_open(svc->rootfd, s->boxes[i], &cp->mb)) != 0)
-			return rc;
-		cp->dl = dl;
-		cp->req.dirfd = cp->mb.newfd;
-		cp->req.tmpdirfd = cp->mb.tmpfd;
-		cp->req.name = dl->name;
-		cp->req.data = dl->data;
-		cp->req.len = dl->len;
-		cp->req.fd = -1;
-		cp->req.mode = 0600;
-		cp->req.flags = DURABLE_NOREPLACE;
-	}
-	dl->pending = dl->ncopies;
-	d = svc->durable[svc->next++ % SMTP_SYNC_THREADS];
-	for (size_t i = 0; i < dl->ncopies; i++)
-		if (durable_submit(d, &dl->copies[i].req,
-		    smtp_copy_done) != 0) {
-			/* Only at stop, before any was queued: the helper
-			 * takes all or, stopping, none. */
-			return -ESHUTDOWN;
-		}
-	return 0;
+	smtp_msg_release(s->msg);
+	s->msg = NULL;
+	s->waiting = false;
+	smtp_reset(s);
+	s->phase = SMTP_COMMANDS;
+	s->conn->svc->stats.custom[SMTP_COUNTER_REFUSED]++;
+	smtp_error(s, "%s", reply);
 }
 
 /* The message has ended well: store it, pausing the connection until
- * every copy is on disk. */
+ * every copy is on disk (or it failed, perhaps at once). */
 static void
 smtp_store(struct smtp_session *s)
 {
-	struct smtp_service *svc = s->conn->svc->state;
-	struct smtp_delivery *dl = calloc(1, sizeof(*dl));
-	int rc = -ENOMEM;
+	size_t n = s->nrcpt;
 
-	if (dl != NULL) {
-		dl->session = s;
-		dl->service = svc;
-		smtp_queue_id(dl->id, sizeof(dl->id));
-		rc = svc->stopping ? -ESHUTDOWN : smtp_delivery_data(s, dl);
-		if (rc == 0)
-			rc = smtp_delivery_submit(svc, s, dl);
-	}
 	smtp_reset(s);
-	if (rc != 0) {
-		if (dl != NULL)
-			smtp_delivery_free(dl);
-		s->phase = SMTP_COMMANDS;
-		svc->svc->stats.custom[SMTP_COUNTER_REFUSED]++;
-		if (rc == -ENOSPC || rc == -EDQUOT)
-			smtp_error(s, "452 4.3.1 Insufficient system storage");
-		else
-			smtp_error(s, "451 4.3.0 Error: queue file write error");
-		return;
-	}
-	s->dl = dl;
+	s->waiting = false;
 	s->phase = SMTP_STORING;
 	conn_pause(s->conn);
+	smtp_msg_deliver(s->msg, &s->body,
+	    (const char (*)[NAME_LEN_MAX + 1])s->boxes, n, smtp_host(s));
 }
 
 /* One piece of DATA input. */
 static void
 smtp_data(struct smtp_session *s, const struct smtp_piece *p)
 {
-	struct svc *svc = s->conn->svc;
-
 	switch (smtp_body_piece(&s->body, &s->ends, p)) {
 	case SMTP_BODY_MORE:
+		if (!s->body.over && !s->body.nomem &&
+		    !smtp_msg_feed(s->msg, &s->body))
+			s->waiting = true;
 		return;
 	case SMTP_BODY_BARE:
-		smtp_reset(s);
-		s->phase = SMTP_COMMANDS;
-		svc->stats.custom[SMTP_COUNTER_REFUSED]++;
-		smtp_error(s, "550 5.5.2 Error: bare <LF> received");
+		smtp_refuse(s, "550 5.5.2 Error: bare <LF> received");
 		return;
 	case SMTP_BODY_END:
 		break;
 	}
-	if (s->body.over || s->body.nomem) {
-		smtp_reset(s);
-		s->phase = SMTP_COMMANDS;
-		svc->stats.custom[SMTP_COUNTER_REFUSED]++;
-		if (s->body.over)
-			smtp_error(s, "552 5.3.4 Message size exceeds fixed "
-			    "limit");
-		else
-			smtp_error(s, "451 4.3.0 Error: insufficient memory");
+	if (s->body.over)
+		smtp_refuse(s, "552 5.3.4 Message size exceeds fixed limit");
+	else if (s->body.nomem)
+		smtp_refuse(s, "451 4.3.0 Error: insufficient memory");
+	else
+		smtp_store(s);
+}
+
+/* A spill is written (read on), or the message is stored or not. */
+static void
+smtp_msg_event(void *owner, enum smtp_msg_event ev, int result,
+    const char *id)
+{
+	struct smtp_session *s = owner;
+
+	if (ev == SMTP_MSG_ROOM) {
+		s->waiting = !smtp_msg_feed(s->msg, &s->body);
+		if (!s->waiting)
+			conn_resume(s->conn);
 		return;
 	}
-	smtp_store(s);
+	s->msg = NULL;
+	s->phase = SMTP_COMMANDS;
+	if (result == 0)
+		conn_reply(s->conn, "250 2.0.0 Ok: queued as %s", id);
+	else if (result == -ENOSPC || result == -EDQUOT)
+		smtp_error(s, "452 4.3.1 Insufficient system storage");
+	else
+		smtp_error(s, "451 4.3.0 Error: queue file write error");
+	if (s->eof)
+		conn_close_after_flush(s->conn);
+	conn_resume(s->conn);
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -842,6 +665,11 @@ smtp_read(struct conn *c, const char *data, size_t len)
 		else
 			smtp_command(s, &p);
 	}
+	/* The input at hand is taken whole (the body grows by at most one
+	 * read past SMTP_HEAD_MAX); no more is read until the spill behind
+	 * is written. */
+	if (s->waiting)
+		conn_pause(c);
 	return used;
 }
 
@@ -872,8 +700,8 @@ smtp_close(struct conn *c, enum close_reason why)
 	(void)why;
 	if (s == NULL)
 		return;
-	if (s->dl != NULL)
-		s->dl->session = NULL;
+	if (s->msg != NULL)
+		smtp_msg_release(s->msg);
 	smtp_body_free(&s->body);
 	free(s->boxes);
 	free(s);
@@ -887,7 +715,7 @@ smtp_eof(struct conn *c)
 {
 	struct smtp_session *s = c->data;
 
-	if (s->dl != NULL)
+	if (s->phase == SMTP_STORING)
 		s->eof = true;
 	else
 		conn_close_after_flush(c);
@@ -929,66 +757,14 @@ smtp_configure(struct svc_conf *sc)
 	return NULL;
 }
 
-/* Opens the maildir directory, creating it when missing. */
-static int
-mail_open_root(struct svc *svc, const char *path)
-{
-	int fd;
-
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		svc_log(svc, LOG_LVL_ERROR, "cannot create %s: %s", path,
-		    strerror(errno));
-		return -errno;
-	}
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		int rc = -errno;
-		svc_log(svc, LOG_LVL_ERROR, "cannot open %s: %s", path,
-		    strerror(errno));
-		return rc;
-	}
-	return fd;
-}
-
-static void
-smtp_service_free(struct smtp_service *m)
-{
-	for (size_t i = 0; i < SMTP_SYNC_THREADS; i++)
-		durable_stop(m->durable[i]);
-	if (m->rootfd >= 0)
-		close(m->rootfd);
-	free(m->path);
-	free(m);
-}
-
 static int
 smtp_start(struct svc *svc)
 {
 	const struct smtp_conf *conf = SVC_CONF(svc, struct smtp_conf);
-	struct smtp_service *m = calloc(1, sizeof(*m));
 	int rc;
 
-	if (m == NULL)
-		return -ENOMEM;
-	m->svc = svc;
-	if ((m->path = strdup(conf->maildir)) == NULL) {
-		free(m);
-		return -ENOMEM;
-	}
-	if ((m->rootfd = mail_open_root(svc, conf->maildir)) < 0) {
-		rc = m->rootfd;
-		free(m->path);
-		free(m);
+	if ((svc->state = smtp_store_start(svc, conf->maildir, &rc)) == NULL)
 		return rc;
-	}
-	for (size_t i = 0; i < SMTP_SYNC_THREADS; i++)
-		if ((m->durable[i] = durable_start(server.loop, "multid-smtp",
-		    &rc)) == NULL) {
-			svc_log(svc, LOG_LVL_ERROR, "cannot start a thread: %s",
-			    strerror(-rc));
-			smtp_service_free(m);
-			return rc;
-		}
-	svc->state = m;
 	return 0;
 }
 
@@ -996,12 +772,7 @@ smtp_start(struct svc *svc)
 static void
 smtp_stop(struct svc *svc)
 {
-	struct smtp_service *m = svc->state;
-
-	if (m == NULL)
-		return;
-	m->stopping = true;
-	smtp_service_free(m);
+	smtp_store_stop(svc->state);
 	svc->state = NULL;
 }
 
@@ -1012,11 +783,12 @@ static void
 smtp_reconfigure(struct svc *svc)
 {
 	const struct smtp_conf *conf = SVC_CONF(svc, struct smtp_conf);
-	struct smtp_service *m = svc->state;
+	struct smtp_store *st = svc->state;
 
-	if (m != NULL && strcmp(conf->maildir, m->path) != 0)
+	if (st != NULL && strcmp(conf->maildir, smtp_store_path(st)) != 0)
 		svc_log(svc, LOG_LVL_WARNING, "maildir %s takes effect after a "
-		    "restart; still using %s", conf->maildir, m->path);
+		    "restart; still using %s", conf->maildir,
+		    smtp_store_path(st));
 }
 
 static const struct service_protocol smtp_protocols[] = {

@@ -120,6 +120,20 @@ smtp_body_piece(struct smtp_body *b, struct smtp_ends *e,
 }
 
 void
+smtp_body_swap(struct smtp_body *b, char **buf, size_t *cap, size_t *len)
+{
+	char *spare = *buf;
+	size_t spare_cap = spare != NULL ? *cap : 0;
+
+	*buf = b->buf;
+	*cap = b->cap;
+	*len = b->len;
+	b->buf = spare;
+	b->cap = spare_cap;
+	b->len = 0;
+}
+
+void
 smtp_body_free(struct smtp_body *b)
 {
 	free(b->buf);

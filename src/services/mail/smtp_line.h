@@ -79,6 +79,13 @@ struct smtp_body {
 
 /* Starts a message (keeps buf for reuse). */
 void smtp_body_begin(struct smtp_body *b, size_t max);
+/* Hands the bytes stored so far to the caller, who spills them to a
+ * file: they come out in *buf (*len of them, *cap allocated), and the
+ * buffer the caller held there (NULL, or *cap bytes from malloc) becomes
+ * the body's, empty.  The message goes on; size, lines and the limit
+ * still count the whole of it. */
+void smtp_body_swap(struct smtp_body *b, char **buf, size_t *cap,
+    size_t *len);
 /* Takes one piece of DATA input; e is the session's endings. */
 enum smtp_body_result smtp_body_piece(struct smtp_body *b,
     struct smtp_ends *e, const struct smtp_piece *p);
