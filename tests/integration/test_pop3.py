@@ -4,6 +4,7 @@ arrives during a session is seen by the next; denied alike for an unknown
 name and a wrong secret, 3 failures close, a growing per-address delay;
 Maildir flags and moves as Dovecot makes them; concurrent delivery and
 retrieval never lose or duplicate a message."""
+import hashlib
 import os
 import poplib
 import re
@@ -354,3 +355,108 @@ def test_config_errors(tmp_path, maildir):
         'secret = "', 'colour = "red"; secret = "'))
     r = run_multid(["-t", "-c", str(conf)])
     assert r.returncode == 1 and "colour: unknown key" in r.stderr
+
+
+# --- large messages: sent a part at a time as the client takes them ----------
+
+BIG_HEAD = b"Subject: big\n\n"
+BIG_BLOCK = (b".dot line " + b"d" * 80 + b"\n" + b"plain " + b"p" * 900 +
+             b"\n" + b"crlf line\r\n" + b".\n")
+BIG_WIRE_BLOCK = (b"..dot line " + b"d" * 80 + b"\r\n" + b"plain " +
+                  b"p" * 900 + b"\r\n" + b"crlf line\r\n" + b"..\r\n")
+
+
+def vm_kb(pid, key):
+    """A line of /proc/PID/status in kB (VmHWM: the peak resident size)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
+
+
+def put_big(maildir, box, size):
+    """Writes a message of about size bytes into box's new/ as an MDA
+    would; returns the sha256 of its wire form (CR LF, dot-stuffed, the
+    final ".") and of the text curl writes (CR LF, no stuffing), the
+    size LIST tells and the bytes of the wire form."""
+    n = size // len(BIG_BLOCK)
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(str(maildir), box, sub), exist_ok=True)
+    fsize = len(BIG_HEAD) + n * len(BIG_BLOCK)
+    vsize = len(BIG_HEAD) + 2 + n * (len(BIG_BLOCK) + 3)
+    name = "1700000000.M1P1Q1.mx.test,S=%d,W=%d" % (fsize, vsize)
+    wire, text = hashlib.sha256(), hashlib.sha256()
+    head = BIG_HEAD.replace(b"\n", b"\r\n")
+    wire.update(head)
+    text.update(head)
+    plain = BIG_WIRE_BLOCK.replace(b"\n..", b"\n.")[1:]
+    with open(os.path.join(str(maildir), box, "new", name), "wb") as f:
+        f.write(BIG_HEAD)
+        for _ in range(n):
+            f.write(BIG_BLOCK)
+            wire.update(BIG_WIRE_BLOCK)
+            text.update(plain)
+    wire.update(b".\r\n")
+    wire_len = len(head) + n * len(BIG_WIRE_BLOCK) + 3
+    return wire.hexdigest(), text.hexdigest(), vsize, wire_len
+
+
+def test_retr_100mb_to_a_slow_client_holds_little_memory(mail, maildir):
+    """A 100 MB message to a client that stops reading: the daemon makes
+    the next part only as the socket drains, so its memory stays small;
+    the client then gets every byte, stuffed and in CR LF."""
+    wire, _, vsize, wire_len = put_big(maildir, "alice", 100 << 20)
+    before = vm_kb(mail.pid, "VmHWM")
+    c = Pop(mail)
+    assert c.login() == "+OK 1 messages (%d octets)" % vsize
+    c.send("RETR 1")
+    assert c.line() == "+OK %d octets" % vsize
+    time.sleep(1.0)                  # the client reads nothing meanwhile
+    assert vm_kb(mail.pid, "VmRSS") - before < 32 * 1024
+    got, h = 0, hashlib.sha256(c.buf)
+    got += len(c.buf)
+    c.buf = b""
+    deadline = time.monotonic() + 120
+    while got < wire_len and time.monotonic() < deadline:
+        data = c.recv_some(timeout=30)
+        assert data
+        h.update(data)
+        got += len(data)
+    assert got == wire_len
+    assert h.hexdigest() == wire
+    assert vm_kb(mail.pid, "VmHWM") - before < 32 * 1024
+    # Commands go on after it, and the message is now seen.
+    assert c.ask("NOOP") == "+OK"
+    assert c.ask("QUIT").startswith("+OK")
+    assert [n[:4] for n in messages_names(maildir, "alice")] == ["cur/"]
+
+
+def messages_names(maildir, box):
+    return [os.path.join(sub, n) for sub in ("new", "cur")
+            for n in os.listdir(os.path.join(str(maildir), box, sub))]
+
+
+def test_curl_fetches_100mb(mail, maildir, tmp_path):
+    _, text, _, _ = put_big(maildir, "alice", 100 << 20)
+    before = vm_kb(mail.pid, "VmHWM")
+    host, port = mail.addr("pop3")
+    out = tmp_path / "fetched"
+    r = subprocess.run(["curl", "-sS", "-o", str(out),
+                        "pop3://alice:secret@%s:%d/1" % (host, port)],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    h = hashlib.sha256()
+    with open(str(out), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    assert h.hexdigest() == text
+    assert vm_kb(mail.pid, "VmHWM") - before < 32 * 1024
+    # TOP of the same message sends its header alone.
+    p = pop(mail)
+    _, lines, _ = p.top(1, 0)
+    assert lines == [b"Subject: big", b""]
+    _, lines, _ = p.top(1, 2)
+    assert lines == [b"Subject: big", b"", b".dot line " + b"d" * 80,
+                     b"plain " + b"p" * 900]
+    p.quit()

@@ -11,10 +11,16 @@
  * password pool (passwd.h), and every file operation runs on the
  * service's worker: opening, locking (flock on the mailbox directory, so
  * a second session of any process is told [IN-USE]) and listing the
- * mailbox at login, reading a message for RETR and TOP (converted to
- * CRLF and dot-stuffed into one buffer the output queue shares), and the
+ * mailbox at login, reading a message for RETR and TOP, and the
  * deletions at QUIT.  The connection is paused while a job runs, so
  * pipelined commands wait their turn.
+ *
+ * A message goes out a part at a time (pop3_box.h, struct pop3_stream):
+ * a job reads and converts the next part, the output queue shares it,
+ * and the next job starts only once the socket has taken most of it
+ * (the type's writable hook), so a message of any size, to a client of
+ * any speed, holds a few hundred kilobytes.  The connection stays paused
+ * until the final "." is queued.
  *
  * A failed login is answered after a delay that grows with the failures
  * from the same address, and the third failure on a connection closes it.
@@ -54,7 +60,6 @@
 #define POP3_SOURCE_FORGET_MS 600000  /* an address's failures are
                                          forgotten after this quiet time */
 #define POP3_SOURCES_MAX    16384     /* addresses remembered at most */
-#define POP3_SEND_MAX       (32u << 20) /* a message sent at most, bytes */
 
 enum pop3_account_field { ACCOUNT_NAME, ACCOUNT_SECRET, ACCOUNT_FIELDS };
 
@@ -114,7 +119,8 @@ enum pop3_state {
 /* What a maildir job does. */
 enum pop3_job_kind {
 	JOB_OPEN,                     /* open, lock and list the mailbox */
-	JOB_FETCH,                    /* read a message (RETR, TOP) */
+	JOB_FETCH,                    /* read a message's next part (RETR,
+	                                 TOP) */
 	JOB_QUIT,                     /* delete the marked messages */
 };
 
@@ -128,7 +134,7 @@ struct pop3_job {
 	int                 result;   /* 0 or a negative errno */
 	size_t              msg;      /* FETCH: index of the message */
 	long                lines;    /* FETCH: TOP's body lines, -1 all */
-	struct rbuf        *out;      /* FETCH: the reply, ready to send */
+	struct rbuf        *out;      /* FETCH: the next part, ready to send */
 	size_t              deleted;  /* QUIT: messages deleted */
 };
 
@@ -149,6 +155,8 @@ struct pop3_session {
 	struct pop3_job      job;     /* the maildir job */
 	struct maildir_box   mb;      /* the mailbox, locked */
 	struct maildir_list  list;    /* its messages at login */
+	struct pop3_stream   stream;  /* the message being sent */
+	bool                 sending; /* RETR or TOP is not done yet */
 };
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -156,6 +164,7 @@ struct pop3_session {
 static void
 pop3_session_free(struct pop3_session *s)
 {
+	pop3_stream_close(&s->stream);
 	maildir_close(&s->mb);
 	maildir_list_free(&s->list);
 	explicit_bzero(s->pw.secret, sizeof(s->pw.secret));
@@ -431,6 +440,20 @@ pop3_cmd_pass(void *session, int argc, char **argv)
 
 /* ---- the maildir jobs, on the worker ------------------------------------ */
 
+/* The next part of a message: the file is opened by the first. */
+static int
+pop3_fetch_run(struct pop3_session *s, struct pop3_job *j)
+{
+	struct maildir_msg *m = &s->list.msgs[j->msg];
+	int rc = 0;
+
+	if (!s->stream.started)
+		rc = pop3_stream_open(&s->mb, m, j->lines, &s->stream);
+	if (rc == 0)
+		rc = pop3_stream_next(&s->mb, m, &s->stream, &j->out);
+	return rc;
+}
+
 static void
 pop3_job_run(struct worker_job *wj)
 {
@@ -443,8 +466,7 @@ pop3_job_run(struct worker_job *wj)
 		    &s->list);
 		break;
 	case JOB_FETCH:
-		j->result = pop3_box_fetch(&s->mb, &s->list.msgs[j->msg],
-		    j->lines, &j->out);
+		j->result = pop3_fetch_run(s, j);
 		break;
 	case JOB_QUIT:
 		j->result = pop3_box_expunge(&s->mb, &s->list, &j->deleted);
@@ -487,6 +509,36 @@ pop3_open_done(struct pop3_session *s, struct pop3_job *j)
 	s->have_user = false;
 }
 
+/* A part of a message is made: queue it.  True when the message is
+ * done (sent or refused) and commands go on. */
+static bool
+pop3_fetch_done(struct pop3_session *s, struct pop3_job *j)
+{
+	struct rbuf *out = j->out;
+
+	j->out = NULL;
+	if (j->result != 0 && !s->stream.started) {
+		conn_reply(s->conn, "-ERR cannot read message %zu: %s",
+		    j->msg + 1, strerror(-j->result));
+	} else if (j->result != 0) {
+		/* The +OK is out: only a cut connection tells the client. */
+		svc_log(s->service->svc, LOG_LVL_ERROR, "cannot read a message "
+		    "of %s: %s", s->user, strerror(-j->result));
+		conn_close(s->conn, CLOSE_ERROR);
+		return false;
+	} else {
+		conn_send_shared(s->conn, out);
+	}
+	rbuf_unref(out);
+	if (j->result == 0 && !s->stream.finished) {
+		conn_want_writable(s->conn, true);
+		return false;
+	}
+	pop3_stream_close(&s->stream);
+	s->sending = false;
+	return true;
+}
+
 static void
 pop3_job_done(struct worker_job *wj)
 {
@@ -502,13 +554,8 @@ pop3_job_done(struct worker_job *wj)
 		pop3_open_done(s, j);
 		break;
 	case JOB_FETCH:
-		if (j->result != 0)
-			conn_reply(s->conn, "-ERR cannot read message %zu: %s",
-			    j->msg + 1, strerror(-j->result));
-		else
-			conn_send_shared(s->conn, j->out);
-		rbuf_unref(j->out);
-		j->out = NULL;
+		if (!pop3_fetch_done(s, j))
+			return;         /* more parts follow, or it is closed */
 		break;
 	case JOB_QUIT:
 		if (j->result != 0)
@@ -605,7 +652,8 @@ pop3_cmd_uidl(void *session, int argc, char **argv)
 	return pop3_listing(session, argc, argv, true);
 }
 
-/* RETR N and TOP N L: the message is read on the worker. */
+/* RETR N and TOP N L: the message is read on the worker, a part at a
+ * time. */
 static int
 pop3_fetch(struct pop3_session *s, const char *num, long lines)
 {
@@ -614,13 +662,13 @@ pop3_fetch(struct pop3_session *s, const char *num, long lines)
 
 	if ((m = pop3_msg(s, num, &i)) == NULL)
 		return LINE_MORE;
-	if (m->vsize > POP3_SEND_MAX) {
-		conn_reply(s->conn, "-ERR message too large to send");
-		return LINE_MORE;
-	}
 	s->job.msg = i;
 	s->job.lines = lines;
-	return pop3_job_submit(s, JOB_FETCH) == 0 ? LINE_STOP : LINE_MORE;
+	s->stream = (struct pop3_stream){ .fd = -1 };
+	if (pop3_job_submit(s, JOB_FETCH) != 0)
+		return LINE_MORE;
+	s->sending = true;
+	return LINE_STOP;
 }
 
 static int
@@ -787,7 +835,10 @@ pop3_open(struct conn *c)
 	s->conf = c->conf->tconf;
 	s->state = POP3_AUTH;
 	s->mb.boxfd = s->mb.tmpfd = s->mb.newfd = s->mb.curfd = -1;
+	s->stream.fd = -1;
 	c->data = s;
+	/* The writable hook is wanted only while a message is sent. */
+	conn_want_writable(c, false);
 	conn_reply(c, "+OK multid POP3 ready");
 	return 0;
 }
@@ -818,15 +869,42 @@ pop3_eof(struct conn *c)
 {
 	struct pop3_session *s = c->data;
 
-	if (s->busy)
+	if (s->busy || s->sending)
 		s->eof = true;
 	else
 		conn_close_after_flush(c);
 }
 
+/* The socket has taken most of a part: the next one is made. */
+static void
+pop3_writable(struct conn *c)
+{
+	struct pop3_session *s = c->data;
+
+	conn_want_writable(c, false);
+	if (s == NULL || !s->sending || s->busy)
+		return;
+	if (pop3_job_submit(s, JOB_FETCH) != 0)
+		conn_close(c, CLOSE_ERROR);   /* stopping, in mid-message */
+}
+
+/* While a message is sent, a client that takes it slowly is not idle:
+ * the time counts from its last command or the last bytes it took.  The
+ * deadline set for that is moved on (or the session ends) each time it
+ * passes, by the same rule. */
 static void
 pop3_timeout(struct conn *c)
 {
+	struct pop3_session *s = c->data;
+	int64_t idle = (int64_t)c->conf->idle_timeout * 1000;
+	int64_t last = c->last_input;
+
+	if (s != NULL && s->sending && c->last_progress > last)
+		last = c->last_progress;
+	if (idle > 0 && ev_now(server.loop) - last < idle) {
+		c->deadline = last + idle;
+		return;
+	}
 	conn_reply(c, "-ERR autologout; idle for too long");
 	conn_close_after_flush(c);
 }
@@ -988,5 +1066,6 @@ const struct service_type pop3_service = {
 	.start = pop3_start,
 	.reconfigure = pop3_reconfigure,
 	.stop = pop3_stop,
+	.writable = pop3_writable,
 	.timeout = pop3_timeout,
 };

@@ -11,8 +11,6 @@
 #include "../../buf.h"
 #include "pop3_box.h"
 
-#define POP3_READ_CHUNK 65536         /* bytes read at a time */
-
 int
 pop3_box_open(int rootfd, const char *box, struct maildir_box *mb,
     struct maildir_list *list)
@@ -80,56 +78,85 @@ pop3_conv_end(const struct pop3_conv *cv, char *out)
 	return o + 3;
 }
 
-/* Converts what fd holds into rb after len bytes; the new length, or a
- * negative errno. */
-static ssize_t
-pop3_box_read(int fd, struct pop3_conv *cv, struct rbuf *rb, size_t len,
-    size_t cap)
+int
+pop3_stream_open(const struct maildir_box *mb, const struct maildir_msg *m,
+    long lines, struct pop3_stream *st)
 {
-	char chunk[POP3_READ_CHUNK];
-	ssize_t n = 0;
+	int dirfd = m->sub == MAILDIR_NEW ? mb->newfd : mb->curfd;
 
-	while (!cv->done && (n = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (len + 2 * (size_t)n + 5 > cap)
-			return -EFBIG;        /* it grew since it was listed */
-		len += pop3_convert(cv, chunk, (size_t)n, rb->data + len);
+	*st = (struct pop3_stream){ .fd = -1 };
+	st->fd = openat(dirfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (st->fd < 0)
+		return -errno;
+	pop3_conv_init(&st->cv, lines);
+	return 0;
+}
+
+void
+pop3_stream_close(struct pop3_stream *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+}
+
+/* Reads up to size bytes; *eof is set when the file has no more.  The
+ * bytes read, or a negative errno. */
+static ssize_t
+pop3_stream_read(int fd, char *buf, size_t size, bool *eof)
+{
+	size_t got = 0;
+
+	*eof = false;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			*eof = true;
+			break;
+		}
+		got += (size_t)n;
 	}
-	return n < 0 ? -errno : (ssize_t)len;
+	return (ssize_t)got;
 }
 
 int
-pop3_box_fetch(const struct maildir_box *mb, struct maildir_msg *m,
-    long lines, struct rbuf **out)
+pop3_stream_next(const struct maildir_box *mb, struct maildir_msg *m,
+    struct pop3_stream *st, struct rbuf **out)
 {
-	int dirfd = m->sub == MAILDIR_NEW ? mb->newfd : mb->curfd;
-	int fd = openat(dirfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct pop3_conv cv;
+	char chunk[POP3_STREAM_CHUNK];       /* on the worker's 8 MiB stack */
+	bool eof = false;
+	ssize_t n = 0;
+	size_t len = 0;
 	struct rbuf *rb;
-	size_t cap;
-	ssize_t len;
 
-	if (fd < 0)
-		return -errno;
-	cap = 64 + 2 * m->fsize + 2 * POP3_READ_CHUNK + 8;
-	if ((rb = rbuf_new(NULL, cap)) == NULL) {
-		close(fd);
+	if (!st->cv.done && (n = pop3_stream_read(st->fd, chunk,
+	    sizeof(chunk), &eof)) < 0)
+		return (int)n;
+	/* The +OK line, the text (each byte at most two), the end. */
+	if ((rb = rbuf_new(NULL, 64 + 2 * (size_t)n + 5)) == NULL)
 		return -ENOMEM;
+	if (!st->started)
+		len = (size_t)snprintf(rb->data, 64, st->cv.left < 0 ?
+		    "+OK %zu octets\r\n" : "+OK\r\n", m->vsize);
+	st->started = true;
+	len += pop3_convert(&st->cv, chunk, (size_t)n, rb->data + len);
+	if (eof || st->cv.done) {
+		len += pop3_conv_end(&st->cv, rb->data + len);
+		st->finished = true;
+		pop3_stream_close(st);
+		/* RETR marks the message seen and moves it to cur/, as
+		 * Dovecot does; the message goes out whether or not that
+		 * worked. */
+		if (st->cv.left < 0)
+			maildir_mark_seen(mb, m);
 	}
-	pop3_conv_init(&cv, lines);
-	len = snprintf(rb->data, 64, lines < 0 ? "+OK %zu octets\r\n" :
-	    "+OK\r\n", m->vsize);
-	len = pop3_box_read(fd, &cv, rb, (size_t)len, cap);
-	close(fd);
-	if (len < 0) {
-		rbuf_unref(rb);
-		return (int)len;
-	}
-	rb->len = (size_t)len + pop3_conv_end(&cv, rb->data + len);
+	rb->len = len;
 	*out = rb;
-	/* RETR marks the message seen and moves it to cur/, as Dovecot
-	 * does; the message goes out whether or not that worked. */
-	if (lines < 0)
-		maildir_mark_seen(mb, m);
 	return 0;
 }
 
