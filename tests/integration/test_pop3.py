@@ -402,6 +402,7 @@ def put_big(maildir, box, size):
     return wire.hexdigest(), text.hexdigest(), vsize, wire_len
 
 
+@pytest.mark.memory_bound
 def test_retr_100mb_to_a_slow_client_holds_little_memory(mail, maildir):
     """A 100 MB message to a client that stops reading: the daemon makes
     the next part only as the socket drains, so its memory stays small;
@@ -439,7 +440,6 @@ def messages_names(maildir, box):
 
 def test_curl_fetches_100mb(mail, maildir, tmp_path):
     _, text, _, _ = put_big(maildir, "alice", 100 << 20)
-    before = vm_kb(mail.pid, "VmHWM")
     host, port = mail.addr("pop3")
     out = tmp_path / "fetched"
     r = subprocess.run(["curl", "-sS", "-o", str(out),
@@ -451,7 +451,6 @@ def test_curl_fetches_100mb(mail, maildir, tmp_path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     assert h.hexdigest() == text
-    assert vm_kb(mail.pid, "VmHWM") - before < 32 * 1024
     # TOP of the same message sends its header alone.
     p = pop(mail)
     _, lines, _ = p.top(1, 0)

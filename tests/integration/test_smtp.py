@@ -482,6 +482,7 @@ def send_big(d, tag, body, rcpts, results):
         results[tag] = repr(e)
 
 
+@pytest.mark.memory_bound
 def test_twenty_sessions_of_8mb_hold_little_memory(mail, maildir):
     """20 sessions send 8 MB each at once: the bodies go to files as they
     arrive, so the daemon's peak resident size stays far below 20 x 8 MB,
