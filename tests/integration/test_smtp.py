@@ -600,3 +600,34 @@ def test_kill9_after_spilled_acknowledgements(tmp_path, maildir):
                        data.endswith(tag + b" end\n")
                        for data in stored.values()), (box, qid)
     check_maildir(maildir)
+
+
+def test_spilled_message_to_a_mailbox_on_another_file_system(
+        tmp_path, maildir, small_disk):
+    """The spill file lies in the first recipient's tmp/; a mailbox on
+    another file system cannot link it and gets a copy, synced and
+    renamed like any other."""
+    maildir.mkdir()
+    bob = maildir / "bob"
+    bob.mkdir()
+    r = subprocess.run(["mount", "--bind", str(small_disk), str(bob)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot bind-mount: %s" % r.stderr.decode().strip())
+    try:
+        d = Daemon(tmp_path, mail_config(maildir))
+        try:
+            body = big_body(b"two-fs", 200000)
+            results = {}
+            send_big(d, b"t", body, ["alice@x", "bob@x"], results)
+            assert QUEUED_RE.match(results[b"t"]), results
+            a = only_message(maildir, "alice")
+            assert a.endswith(stored_form(body))
+            assert only_message(maildir, "bob") == a
+            assert os.stat(str(bob)).st_dev != os.stat(
+                str(maildir / "alice")).st_dev
+            check_maildir(maildir)
+        finally:
+            d.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(bob)])
