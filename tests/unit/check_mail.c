@@ -274,6 +274,31 @@ START_TEST(body_swap_hands_over_in_order)
 }
 END_TEST
 
+START_TEST(paths_of_mail_and_rcpt)
+{
+	char a1[] = "FROM:<a@b> SIZE=10 BODY=8BITMIME", a2[] = "to: bob@x",
+	    a3[] = "TO:<@relay.example:carol@x>", a4[] = "TO:<open",
+	    a5[] = "FROM:<>";
+	char *addr, *params;
+
+	ck_assert_int_eq(smtp_path(a1, "FROM:", &addr, &params), 0);
+	ck_assert_str_eq(addr, "a@b");
+	ck_assert_str_eq(params, "SIZE=10 BODY=8BITMIME");
+	ck_assert_int_eq(smtp_path(a2, "TO:", &addr, &params), 0);
+	ck_assert_str_eq(addr, "bob@x");
+	ck_assert_str_eq(params, "");
+	ck_assert_int_eq(smtp_path(a3, "TO:", &addr, &params), 0);
+	ck_assert_str_eq(addr, "carol@x");
+	ck_assert_int_eq(smtp_path(a4, "TO:", &addr, &params), -1);
+	ck_assert_int_eq(smtp_path(a5, "FROM:", &addr, &params), 0);
+	ck_assert_str_eq(addr, "");
+	ck_assert(smtp_addr_ok("j\xc3\xb6rg@x.test"));
+	ck_assert(!smtp_addr_ok("\xc3(@x"));
+	ck_assert(!smtp_addr_ok("a b@x"));
+	ck_assert(!smtp_addr_ok("al\x01ice@x"));
+}
+END_TEST
+
 START_TEST(maildir_flags_keep_the_old)
 {
 	char out[MAILDIR_NAME_MAX + 1];
@@ -510,6 +535,7 @@ mail_suite(void)
 	tcase_add_test(t, long_lines_keep_dots_in_place);
 	tcase_add_test(t, size_limit_stops_storing);
 	tcase_add_test(t, body_swap_hands_over_in_order);
+	tcase_add_test(t, paths_of_mail_and_rcpt);
 	suite_add_tcase(s, t);
 	t = tcase_create("maildir");
 	tcase_add_test(t, maildir_flags_keep_the_old);

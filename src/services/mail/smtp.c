@@ -32,7 +32,6 @@
 #include "../../conn.h"
 #include "../../name.h"
 #include "../../server.h"
-#include "../../utf8.h"
 #include "smtp_deliver.h"
 #include "smtp_line.h"
 
@@ -45,7 +44,6 @@
 #define SMTP_OVERSHOOT_MAX 1000       /* recipients past the limit that are
                                          not errors (Postfix's
                                          smtpd_recipient_overshoot_limit) */
-#define SMTP_ADDR_MAX      254        /* an address, bytes */
 #define SMTP_HELO_MAX      255        /* a HELO name kept, bytes */
 #define SMTP_SIZE_MAX      1073741824L /* the largest max_size */
 
@@ -159,55 +157,6 @@ smtp_reset(struct smtp_session *s)
 }
 
 /* ---- addresses ---------------------------------------------------------- */
-
-/* Takes "KEYWORD:<address> PARAMS" (Postfix also takes a blank after the
- * colon and an address without brackets).  Sets *addr and *params, both
- * inside arg; -1 when it does not parse. */
-static int
-smtp_path(char *arg, const char *keyword, char **addr, char **params)
-{
-	size_t kl = strlen(keyword);
-	char *p = arg, *end;
-
-	if (arg == NULL || strncasecmp(p, keyword, kl) != 0)
-		return -1;
-	p += kl;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '<') {
-		if ((end = strchr(++p, '>')) == NULL)
-			return -1;
-	} else {
-		end = p + strcspn(p, " \t");
-		if (end == p)
-			return -1;
-	}
-	*params = *end != '\0' ? end + 1 : end;
-	*end = '\0';
-	while (**params == ' ' || **params == '\t')
-		(*params)++;
-	if (*p == '@' && (p = strchr(p, ':')) != NULL)  /* a source route */
-		p++;
-	*addr = p != NULL ? p : end;
-	return p != NULL ? 0 : -1;
-}
-
-/* An address may hold printable ASCII and UTF-8 (SMTPUTF8), nothing
- * else: no controls, no blanks, no NUL, no broken sequences. */
-static bool
-smtp_addr_ok(const char *addr)
-{
-	size_t len = strlen(addr);
-
-	if (len > SMTP_ADDR_MAX || !utf8_valid(addr, len))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)addr[i];
-		if (c <= 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
-}
 
 /* The mailbox of a recipient: its local part, lower-cased, when it is
  * one this service takes; false otherwise. */

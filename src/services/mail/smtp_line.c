@@ -1,9 +1,12 @@
 /*
- * smtp_line.c - SMTP lines with their endings, and the end of DATA.
+ * smtp_line.c - SMTP lines with their endings, the end of DATA, and the
+ * paths of MAIL and RCPT.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "../../utf8.h"
 #include "smtp_line.h"
 
 size_t
@@ -139,4 +142,48 @@ smtp_body_free(struct smtp_body *b)
 	free(b->buf);
 	b->buf = NULL;
 	b->len = b->cap = 0;
+}
+
+int
+smtp_path(char *arg, const char *keyword, char **addr, char **params)
+{
+	size_t kl = strlen(keyword);
+	char *p = arg, *end;
+
+	if (arg == NULL || strncasecmp(p, keyword, kl) != 0)
+		return -1;
+	p += kl;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '<') {
+		if ((end = strchr(++p, '>')) == NULL)
+			return -1;
+	} else {
+		end = p + strcspn(p, " \t");
+		if (end == p)
+			return -1;
+	}
+	*params = *end != '\0' ? end + 1 : end;
+	*end = '\0';
+	while (**params == ' ' || **params == '\t')
+		(*params)++;
+	if (*p == '@' && (p = strchr(p, ':')) != NULL)  /* a source route */
+		p++;
+	*addr = p != NULL ? p : end;
+	return p != NULL ? 0 : -1;
+}
+
+bool
+smtp_addr_ok(const char *addr)
+{
+	size_t len = strlen(addr);
+
+	if (len > SMTP_ADDR_MAX || !utf8_valid(addr, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)addr[i];
+		if (c <= 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
 }

@@ -1,7 +1,7 @@
 /*
- * smtp_line.h - SMTP input cut into lines that remember their ending, and
- * the end of DATA (SPEC §3 smtp), as pure functions for the unit tests
- * and the fuzzer.
+ * smtp_line.h - SMTP input cut into lines that remember their ending, the
+ * end of DATA (SPEC §3 smtp) and the paths of MAIL and RCPT, as pure
+ * functions for the unit tests and the fuzzer.
  *
  * The core's line framer removes a CR before LF and cannot tell "a line
  * ended CRLF" from "a line ended LF"; SMTP smuggling lives in exactly
@@ -90,5 +90,17 @@ void smtp_body_swap(struct smtp_body *b, char **buf, size_t *cap,
 enum smtp_body_result smtp_body_piece(struct smtp_body *b,
     struct smtp_ends *e, const struct smtp_piece *p);
 void smtp_body_free(struct smtp_body *b);
+
+#define SMTP_ADDR_MAX 254             /* an address, bytes */
+
+/* Takes "KEYWORD:<address> PARAMS" of MAIL and RCPT (Postfix also takes
+ * a blank after the colon and an address without brackets, and drops a
+ * source route).  Sets *addr and *params, both inside arg, which is
+ * changed; -1 when it does not parse. */
+int smtp_path(char *arg, const char *keyword, char **addr, char **params);
+/* An address may hold printable ASCII and UTF-8 (SMTPUTF8), at most
+ * SMTP_ADDR_MAX bytes, nothing else: no controls, no blanks, no NUL, no
+ * broken sequences. */
+bool smtp_addr_ok(const char *addr);
 
 #endif
