@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,12 @@ static char               udp_bufs[UDP_BATCH][UDP_MAX];
 static struct sockaddr_storage udp_from[UDP_BATCH];
 static struct iovec       udp_iov[UDP_BATCH];
 static struct mmsghdr     udp_msgs[UDP_BATCH];
+/* Their control data: where each was sent (IP_PKTINFO, IPV6_PKTINFO). */
+static union {
+	struct cmsghdr align;                 /* aligns the bytes */
+	char bytes[CMSG_SPACE(sizeof(struct in_pktinfo)) +
+	    CMSG_SPACE(sizeof(struct in6_pktinfo))];
+} udp_ctl[UDP_BATCH];
 
 /* Replies queued by datagram hooks, sent together with sendmmsg. */
 static struct {
@@ -60,6 +67,23 @@ listener_set_rcvbuf(int fd)
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+}
+
+/* Asks the kernel to tell where each datagram was sent, so that a
+ * service on a wildcard address can answer from the address the client
+ * wrote to (a dual-stack socket gets both kinds). */
+static void
+listener_set_pktinfo(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int one = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 }
 
 /* Creates, configures and binds a socket for la.  '*' is a dual-stack
@@ -130,6 +154,8 @@ listener_open(struct svc *svc, const struct listen_addr *la, int fd,
 	l->fd = fd;
 	l->addr = *la;
 	l->svc = svc;
+	if (la->proto == PROTO_UDP)
+		listener_set_pktinfo(fd);
 	/* Report the real port, so ":0" in the file tells where it went. */
 	real = *la;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
@@ -281,6 +307,57 @@ listener_flush_replies(void)
 	replies.used = 0;
 }
 
+/* The local address h was sent to, from its control data, in the family
+ * of the socket (an IPv4 one as ::ffff:a.b.c.d on an IPv6 socket, which
+ * always gives IPV6_PKTINFO), port 0; its length, or 0 when the kernel
+ * did not say.  IPv4's ipi_spec_dst is the address to answer from, also
+ * for a broadcast. */
+static socklen_t
+listener_local(struct msghdr *h, struct sockaddr_storage *out)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+	struct in6_addr a6 = IN6ADDR_ANY_INIT;
+	struct in_addr a4 = { 0 };
+	unsigned ifindex = 0;
+	bool have4 = false, have6 = false;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL;
+	    c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			a4 = pi.ipi_spec_dst;
+			have4 = true;
+		} else if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			a6 = pi.ipi6_addr;
+			ifindex = pi.ipi6_ifindex;
+			have6 = true;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	if (!have6 && have4) {
+		s4->sin_family = AF_INET;
+		s4->sin_addr = a4;
+		return sizeof(*s4);
+	}
+	if (!have6)
+		return 0;
+	s6->sin6_family = AF_INET6;
+	if (have4) {
+		s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &a4, 4);
+	} else {
+		s6->sin6_addr = a6;
+		if (IN6_IS_ADDR_LINKLOCAL(&a6))
+			s6->sin6_scope_id = ifindex;
+	}
+	return sizeof(*s6);
+}
+
 /* Filters one datagram through allow and the loop guard, then hands it
  * to the service. */
 static void
@@ -288,6 +365,7 @@ listener_dispatch(struct listener *l, struct mmsghdr *m, char *data)
 {
 	struct svc *svc = l->svc;
 	const struct sockaddr *from = m->msg_hdr.msg_name;
+	struct sockaddr_storage local;
 	struct ip_key ip;
 	struct dgram d;
 
@@ -308,6 +386,8 @@ listener_dispatch(struct listener *l, struct mmsghdr *m, char *data)
 	d.listener = l;
 	d.from = from;
 	d.fromlen = m->msg_hdr.msg_namelen;
+	d.locallen = listener_local(&m->msg_hdr, &local);
+	d.local = d.locallen > 0 ? (const struct sockaddr *)&local : NULL;
 	d.data = data;
 	d.len = m->msg_len;
 	d.truncated = (m->msg_hdr.msg_flags & MSG_TRUNC) != 0;
@@ -332,6 +412,8 @@ listener_on_datagram(struct ev_loop *loop, int fd, void *data, int mask)
 			udp_msgs[i].msg_hdr.msg_iovlen = 1;
 		}
 		udp_msgs[i].msg_hdr.msg_namelen = sizeof(udp_from[i]);
+		udp_msgs[i].msg_hdr.msg_control = udp_ctl[i].bytes;
+		udp_msgs[i].msg_hdr.msg_controllen = sizeof(udp_ctl[i].bytes);
 	}
 	n = recvmmsg(fd, udp_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	for (int i = 0; i < n && !l->svc->removed; i++)

@@ -49,6 +49,10 @@ struct dgram {
 	struct listener          *listener;  /* the socket it came in on */
 	const struct sockaddr    *from;      /* the sender */
 	socklen_t                 fromlen;   /* its length */
+	const struct sockaddr    *local;     /* the address it was sent to
+	                                        (port 0; in the listener's
+	                                        family), or NULL if unknown */
+	socklen_t                 locallen;  /* its length */
 	char                     *data;      /* the payload (writable) */
 	size_t                    len;       /* bytes in data */
 	bool                      truncated; /* longer than the receive buffer */

@@ -649,6 +649,37 @@ def test_dual_stack_listener(start, root, tmp_path):
     assert r.returncode == 0 and out.read_bytes() == data
 
 
+@pytest.mark.parametrize("listen,host,fam", [
+    ("udp://0.0.0.0:0", "127.0.0.2", socket.AF_INET),
+    ("udp://*:0", "127.0.0.2", socket.AF_INET),
+    ("udp://[::]:0", "::1", socket.AF_INET6),
+])
+def test_reply_comes_from_the_address_written_to(start, root, listen, host,
+                                                 fam):
+    """On a wildcard listener each transfer's socket is bound to the
+    address the request was sent to (loopback answers all of 127/8), so
+    a client that checks its server's address takes the blocks."""
+    data = os.urandom(1500)
+    put_file(root, "f", data)
+    d = start(tftp_config(root, listen=(listen,)))
+    _, port = d.addr("t", "udp")
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(request(RRQ, "f"), (host, port))
+    got = b""
+    for n in range(1, 4):
+        pkt, tid = s.recvfrom(1000)
+        assert tid[0] in (host, "::ffff:" + host)
+        assert tid[1] != port
+        assert struct.unpack("!HH", pkt[:4]) == (DATA, n)
+        got += pkt[4:]
+        s.sendto(ack(n), tid)
+        if len(pkt) < 516:
+            break
+    assert got == data
+    s.close()
+
+
 def test_config_errors(tmp_path):
     from multid import run_multid
     conf = tmp_path / "c.conf"

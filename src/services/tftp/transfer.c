@@ -1,6 +1,6 @@
 /*
  * transfer.c - one TFTP transfer, on a UDP socket of its own (its TID)
- * bound on the listener's address and registered with the reactor: the
+ * bound on the address the request was sent to and registered with the reactor: the
  * socket, the packets of its client, the sweep's timeouts, the start and
  * the end.  read.c sends a file, write.c receives one.
  *
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "../../listener.h"
 #include "../../log.h"
@@ -59,19 +61,44 @@ tftp_send(struct tftp_xfer *x, const void *p, size_t len)
 	tftp_send_to(x, p, len, (const struct sockaddr *)&x->peer, x->peerlen);
 }
 
-/* A socket on the listener's address with a port of the kernel's
- * choosing; a dual-stack listener ('*') gives a dual-stack socket, so a
- * client that came over IPv4 is answered over IPv4.  The fd or a
- * negative errno. */
+/* The address a transfer of d binds: the one the client wrote to, so
+ * that on a wildcard listener the reply comes from there (as tftpd-hpa
+ * does), else the listener's own; the port is the kernel's choice.  A
+ * multicast destination is no address to answer from.  0 or -errno. */
 static int
-tftp_socket(const struct listener *l)
+tftp_bind_addr(const struct dgram *d, struct sockaddr_storage *ss,
+    socklen_t *len)
 {
+	*len = sizeof(*ss);
+	if (getsockname(d->listener->fd, (struct sockaddr *)ss, len) != 0)
+		return -errno;
+	if (d->local == NULL || d->local->sa_family != ss->ss_family ||
+	    d->locallen > sizeof(*ss))
+		return 0;
+	if (d->local->sa_family == AF_INET6 && IN6_IS_ADDR_MULTICAST(
+	    &((const struct sockaddr_in6 *)d->local)->sin6_addr))
+		return 0;
+	if (d->local->sa_family == AF_INET && IN_MULTICAST(ntohl(
+	    ((const struct sockaddr_in *)d->local)->sin_addr.s_addr)))
+		return 0;
+	memcpy(ss, d->local, d->locallen);
+	*len = d->locallen;
+	return 0;
+}
+
+/* A socket on the address tftp_bind_addr gives for d; a dual-stack
+ * listener ('*') gives a dual-stack socket, so a client that came over
+ * IPv4 is answered over IPv4.  The fd or a negative errno. */
+static int
+tftp_socket(const struct dgram *d)
+{
+	const struct listener *l = d->listener;
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss), optlen;
+	socklen_t len, optlen;
 	int fd, v6only = 1, bufsz = TFTP_SOCK_BUF, err;
 
-	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0)
-		return -errno;
+	if ((err = tftp_bind_addr(d, &ss, &len)) < 0)
+		return err;
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -366,12 +393,12 @@ tftp_xfer_begin(struct tftp_xfer *x, const struct tftp_options *acc)
 /* Gives x its socket and links it in; 0, or a negative errno with
  * nothing done. */
 static int
-tftp_xfer_link(struct tftp_xfer *x, const struct listener *l)
+tftp_xfer_link(struct tftp_xfer *x, const struct dgram *d)
 {
 	struct tftp_state *ts = x->ts;
 	int rc;
 
-	if ((x->fd = tftp_socket(l)) < 0) {
+	if ((x->fd = tftp_socket(d)) < 0) {
 		rc = x->fd;
 		x->fd = -1;
 		return rc;
@@ -406,7 +433,7 @@ tftp_xfer_start(struct tftp_state *ts, struct dgram *d,
 		code = x->op == TFTP_RRQ ? tftp_rd_open(x, tc, req, &acc, &msg) :
 		    tftp_wr_open(x, tc, req, &acc, &msg);
 	}
-	if (code < 0 && (rc = tftp_xfer_link(x, d->listener)) < 0) {
+	if (code < 0 && (rc = tftp_xfer_link(x, d)) < 0) {
 		svc_log(ts->svc, LOG_LVL_WARNING, "transfer socket: %s",
 		    strerror(-rc));
 		code = TFTP_EUNDEF;
