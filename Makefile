@@ -256,6 +256,15 @@ bench-deps:
 	fi; \
 	echo "installing:$$missing"; \
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing
+	@# tftpd-hpa and atftpd conflict as packages, and installed they would be
+	@# system servers on port 69: both are unpacked into build/bench/tftp-peers
+	@# instead, where tests/bench/tftp.sh runs them in the foreground.
+	@peers=build/bench/tftp-peers; \
+	[ -x $$peers/usr/sbin/in.tftpd ] && [ -x $$peers/usr/sbin/atftpd ] && exit 0; \
+	echo "unpacking tftpd-hpa and atftpd into $$peers"; \
+	mkdir -p $$peers && cd $$peers && rm -f ./*.deb && \
+	apt-get download -q tftpd-hpa atftpd && \
+	for deb in ./*.deb; do dpkg -x $$deb . || exit 1; done && rm -f ./*.deb
 
 # Load generators with -O2 into build/bench, then tests/bench/run.sh.
 # BENCH_ARGS go to run.sh (e.g. BENCH_ARGS="--runs 5 --only echo").

@@ -9,10 +9,11 @@
 # The client is tests/bench/tftp_bench.c (one thread, poll, one ACK per
 # window), the same for every server.  Each figure is measured RUNS times,
 # multid and its peer back to back, and the medians are compared.  The
-# peers are looked up in TFTP_PEERS (a directory with in.tftpd and atftpd,
-# e.g. unpacked with `apt-get download tftpd-hpa atftpd` and `dpkg -x`, so
-# that no system tftp server gets installed), then in /usr/sbin and PATH;
-# a missing one gives a row that says so.  Output: "run N: ..." lines, and
+# peers are looked up in TFTP_PEERS (a directory with in.tftpd and atftpd),
+# then in build/bench/tftp-peers/usr/sbin, where `make bench-deps` unpacks
+# both packages (they conflict, and installed they would be system servers
+# on port 69), then in /usr/sbin and PATH; a missing one gives a row that
+# says so.  Each runs in the foreground on a free port, stopped by PID.  Output: "run N: ..." lines, and
 # ROW|workload|multid|peer|ratio|target|met lines for run.sh.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -56,15 +57,18 @@ port=$(wait_listen_port "$dir/multid.err" tftp udp) ||
 	{ cat "$dir/multid.err"; exit 1; }
 
 peer() {
-	for d in ${TFTP_PEERS:-} /usr/sbin /sbin; do
+	for d in ${TFTP_PEERS:-} build/bench/tftp-peers/usr/sbin /usr/sbin /sbin; do
 		[ -x "$d/$1" ] && { echo "$d/$1"; return 0; }
 	done
 	command -v "$1" || true
 }
 user=$(id -un)
 group=$(id -gn)
-hpa_port=$((30000 + $$ % 10000))
-at_port=$((hpa_port + 1))
+free_port() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+hpa_port=$(free_port)
+at_port=$(free_port)
 hpa=$(peer in.tftpd)
 at=$(peer atftpd)
 if [ -n "$hpa" ]; then
