@@ -5,11 +5,11 @@
  * Keys: root (required), write (default false), max_size (bytes a WRQ
  * may write), timeout (seconds before a retransmission, 1..255) and
  * retries.  A request comes in on the listener; every transfer then runs
- * on a socket of its own (transfer.c).  max_connections and per_source
- * count transfers here, with the service's own table of client
- * addresses, since the core's limits count TCP connections; the
- * daemon's max_connections counts them with its TCP connections, and the
- * buffers of all transfers stay within TFTP_MEM_MAX.  One timer
+ * on a socket of its own (transfer.c).  Every transfer holds a socket,
+ * as a TCP connection does, so the core's limits (admit.h) count it as
+ * one: the service's max_connections and per_source, and the daemon's
+ * max_connections, which fits the open-files limit.  The buffers of all
+ * transfers stay within TFTP_MEM_MAX.  One timer
  * per service walks every transfer and acts on those past their
  * deadline, instead of a timer each.
  */
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../admit.h"
 #include "../../fsroot.h"
 #include "../../log.h"
 #include "../../server.h"
@@ -62,78 +63,6 @@ static const struct svc_counter tftp_counters[] = {
 	  "TFTP requests refused and transfers failed or abandoned." },
 	{ NULL, NULL }
 };
-
-/* ---- transfers per client address ------------------------------------ */
-
-/* The transfers of one client address. */
-struct tftp_source {
-	struct hash_node node;        /* in tftp_state.sources */
-	struct ip_key    ip;          /* the key */
-	unsigned         count;       /* its transfers */
-};
-
-static uint32_t
-tftp_source_hash(const struct ip_key *ip)
-{
-	return hash_bytes(ip->bytes, ip->family == AF_INET ? 4 : 16);
-}
-
-static bool
-tftp_source_match(const struct hash_node *n, const void *key)
-{
-	return memcmp(&HASH_ENTRY(n, struct tftp_source, node)->ip, key,
-	    sizeof(struct ip_key)) == 0;
-}
-
-static struct tftp_source *
-tftp_source_find(struct tftp_state *ts, const struct ip_key *ip)
-{
-	struct hash_node *n = hash_find(&ts->sources, tftp_source_hash(ip), ip,
-	    tftp_source_match);
-
-	return n != NULL ? HASH_ENTRY(n, struct tftp_source, node) : NULL;
-}
-
-/* Counts a new transfer of ip in: -1 when admitted, else the enum
- * reject_reason (nothing counted then). */
-static int
-tftp_source_admit(struct tftp_state *ts, const struct ip_key *ip)
-{
-	const struct svc_conf *sc = ts->svc->conf;
-	struct tftp_source *s = tftp_source_find(ts, ip);
-
-	/* Every transfer holds a socket, as a TCP connection does: the
-	 * daemon's limit, which fits the open-files limit, counts both. */
-	if ((sc->max_connections > 0 &&
-	    ts->nxfers >= (unsigned long)sc->max_connections) ||
-	    server.nconns + ts->nxfers >= (unsigned long)server.max_connections)
-		return REJECT_LIMIT;
-	if (s != NULL && sc->per_source > 0 &&
-	    s->count >= (unsigned long)sc->per_source)
-		return REJECT_PER_SOURCE;
-	if (s == NULL) {
-		if ((s = calloc(1, sizeof(*s))) == NULL)
-			return REJECT_LIMIT;
-		s->ip = *ip;
-		if (hash_add(&ts->sources, &s->node, tftp_source_hash(ip)) < 0) {
-			free(s);
-			return REJECT_LIMIT;
-		}
-	}
-	s->count++;
-	return -1;
-}
-
-void
-tftp_source_release(struct tftp_state *ts, const struct ip_key *ip)
-{
-	struct tftp_source *s = tftp_source_find(ts, ip);
-
-	if (s != NULL && --s->count == 0) {
-		hash_del(&ts->sources, &s->node);
-		free(s);
-	}
-}
 
 /* ---- the sweep ------------------------------------------------------------ */
 
@@ -207,13 +136,13 @@ tftp_datagram(struct svc *svc, struct dgram *d)
 		return;
 	}
 	addr_key(d->from, &ip);
-	if ((rc = tftp_source_admit(ts, &ip)) >= 0) {
+	if ((rc = admit_conn(svc, &ip)) >= 0) {
 		svc->stats.rejected[rc]++;
 		tftp_refuse(svc, d, TFTP_EUNDEF, "server busy: too many transfers");
 		return;
 	}
 	if (tftp_xfer_start(ts, d, &req, tftp_relative(req.file)) != 0)
-		tftp_source_release(ts, &ip);
+		admit_release(svc, &ip);
 }
 
 /* ---- configuration and life cycle -------------------------------------- */
@@ -272,7 +201,6 @@ tftp_stop(struct svc *svc)
 	if (ts->writer != NULL)
 		worker_stop(ts->writer);
 	durable_stop(ts->durable);
-	hash_free(&ts->sources);
 	free(ts);
 	svc->state = NULL;
 }

@@ -18,7 +18,6 @@
 
 #include "../../addr.h"
 #include "../../durable.h"
-#include "../../hash.h"
 #include "../../service.h"
 #include "../../worker.h"
 #include "tftp_proto.h"
@@ -56,7 +55,6 @@ struct tftp_state {
 	struct tftp_xfer  *xfers;     /* its transfers */
 	unsigned           nxfers;    /* how many */
 	size_t             mem;       /* bytes of buffers they hold */
-	struct hash_table  sources;   /* transfers per client address */
 	long long          sweep;     /* the sweep timer, 0 when not armed */
 	struct worker     *writer;    /* writes upload blocks; from the first WRQ */
 	struct durable    *durable;   /* syncs and names finished uploads */
@@ -148,8 +146,6 @@ struct tftp_xfer {
 
 /* service.c: the sweep timer runs while transfers exist. */
 void tftp_sweep_arm(struct tftp_state *ts);
-/* service.c: a transfer ends; counts it out of the limits. */
-void tftp_source_release(struct tftp_state *ts, const struct ip_key *ip);
 
 /* transfer.c: starts a read or write of req for d's sender, after the
  * request was admitted; on failure the client got an ERROR and nothing

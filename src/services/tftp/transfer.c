@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "../../admit.h"
 #include "../../listener.h"
 #include "../../log.h"
 #include "../../server.h"
@@ -300,7 +301,7 @@ tftp_xfer_end(struct tftp_xfer *x, bool ok, int code, const char *msg)
 	if (x->next != NULL)
 		x->next->prev = x->prev;
 	ts->nxfers--;
-	tftp_source_release(ts, &x->ip);
+	admit_release(ts->svc, &x->ip);
 	if (x->fd >= 0) {
 		ev_del(server.loop, x->fd, EV_READABLE);
 		close(x->fd);
