@@ -35,7 +35,8 @@
 
 #include "bench.h"
 
-#define IN_MAX    16384               /* input buffer per client */
+#define IN_MAX    131072              /* input buffer per client: big reads keep
+                                         the generator's own cost down */
 #define DRAIN_NS  3000000000LL        /* time allowed for the last deliveries */
 
 struct client {
