@@ -1,8 +1,9 @@
 /*
  * read.c - sending a file (RRQ).
  *
- * Blocks are read with small pread calls into a window of slots (RFC
- * 7440; a window of one is RFC 1350's stop and wait) and kept there
+ * Blocks are read into a window of slots (RFC 7440; a window of one is
+ * RFC 1350's stop and wait), octet blocks with one preadv a window,
+ * netascii a block at a time through its encoder, and kept there
  * until acknowledged, so a retransmission sends the same bytes again,
  * netascii included; a window goes out with one sendmmsg.  Only the
  * sweep's timeout sends a block a second time: a duplicate ACK is never
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "../../fsroot.h"
 #include "../../log.h"
@@ -119,21 +121,57 @@ tftp_rd_make(struct tftp_xfer *x)
 	return 0;
 }
 
+/* Octet blocks made..top with one preadv into their slots, as many as
+ * came whole; a short read (the end of the file) is left to
+ * tftp_rd_make, which reads the last block again on its own.  0 or a
+ * negative errno. */
+static int
+tftp_rd_make_many(struct tftp_xfer *x, uint64_t top)
+{
+	struct iovec iov[TFTP_WINDOW_CAP];
+	uint64_t k = x->rd.made + 1;
+	size_t bs = (size_t)x->blksize;
+	int n = 0;
+	ssize_t got;
+
+	for (uint64_t b = k; b <= top && n < TFTP_WINDOW_CAP; b++, n++) {
+		iov[n].iov_base = tftp_rd_slot(x, b) + TFTP_HDR;
+		iov[n].iov_len = bs;
+	}
+	do
+		got = preadv(x->file, iov, n, x->rd.off);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -errno;
+	for (; got >= (ssize_t)bs; got -= (ssize_t)bs, k++) {
+		tftp_put_header(tftp_rd_slot(x, k), TFTP_DATA, tftp_wire_block(k));
+		x->rd.lens[k % x->window] = TFTP_HDR + bs;
+		x->rd.made = k;
+		x->rd.off += (off_t)bs;
+	}
+	return 0;
+}
+
 /* Fills the window from base and sends the blocks not sent yet; false
  * when the file could not be read (the transfer has ended then). */
 bool
 tftp_rd_advance(struct tftp_xfer *x)
 {
 	uint64_t top = x->rd.base + x->window - 1;
-	int rc;
+	int rc = 0;
 
-	while (x->rd.made < top && x->rd.last == 0)
-		if ((rc = tftp_rd_make(x)) < 0) {
-			svc_log(x->ts->svc, LOG_LVL_WARNING, "%s: read: %s", x->path,
-			    strerror(-rc));
-			tftp_xfer_fail(x, rc);
-			return false;
-		}
+	/* A window of octet blocks costs one read, not one a block. */
+	if (x->mode == TFTP_MODE_OCTET && x->rd.made + 1 < top &&
+	    x->rd.last == 0)
+		rc = tftp_rd_make_many(x, top);
+	while (rc == 0 && x->rd.made < top && x->rd.last == 0)
+		rc = tftp_rd_make(x);
+	if (rc < 0) {
+		svc_log(x->ts->svc, LOG_LVL_WARNING, "%s: read: %s", x->path,
+		    strerror(-rc));
+		tftp_xfer_fail(x, rc);
+		return false;
+	}
 	if (x->rd.sent < x->rd.made)
 		tftp_rd_send(x, x->rd.sent + 1, x->rd.made);
 	x->rd.sent = x->rd.made;
