@@ -115,13 +115,25 @@ syslog_sd_end(const char *s, size_t len, size_t p)
 	return p;
 }
 
+/* The field s[p..end), or NULL for the NILVALUE "-". */
+static const char *
+syslog_field(const char *s, size_t p, size_t end, size_t *len)
+{
+	if (end - p == 1 && s[p] == '-') {
+		*len = 0;
+		return NULL;
+	}
+	*len = end - p;
+	return s + p;
+}
+
 /* Parses what follows <PRI> as "1 TIMESTAMP HOST APP PROCID MSGID SD
  * [MSG]"; false, and m untouched, if any part of it is missing. */
 static bool
 syslog_parse_5424(const char *s, size_t len, struct syslog_msg *m)
 {
-	const char *app = NULL;
-	size_t app_len = 0, p = 2, end;
+	const char *f[5];
+	size_t flen[5], p = 2, end, sd;
 
 	if (len < 2 || s[0] != '1' || s[1] != ' ')
 		return false;
@@ -130,22 +142,29 @@ syslog_parse_5424(const char *s, size_t len, struct syslog_msg *m)
 		end = token_end(s, len, p);
 		if (end == p || end == len)
 			return false;
-		if (field == 0 && !(end - p == 1 && s[p] == '-') &&
+		f[field] = syslog_field(s, p, end, &flen[field]);
+		if (field == 0 && f[0] != NULL &&
 		    !looks_like_iso_time(s + p, end - p))
 			return false;
-		if (field == 2 && !(end - p == 1 && s[p] == '-')) {
-			app = s + p;
-			app_len = end - p;
-		}
 		p = end + 1;
 	}
+	sd = p;
 	if ((p = syslog_sd_end(s, len, p)) == 0 || (p < len && s[p] != ' '))
 		return false;
+	m->format = SYSLOG_RFC5424;
+	m->time = f[0];
+	m->time_len = flen[0];
+	m->host = f[1];
+	m->host_len = flen[1];
+	m->app = f[2];
+	m->app_len = flen[2];
+	m->procid = f[3];
+	m->procid_len = flen[3];
+	m->msgid = f[4];
+	m->msgid_len = flen[4];
+	m->sd = syslog_field(s, sd, p, &m->sd_len);
 	if (p < len)
 		p++;
-	m->format = SYSLOG_RFC5424;
-	m->app = app;
-	m->app_len = app_len;
 	m->text = s + p;
 	m->text_len = len - p;
 	return true;
@@ -187,10 +206,11 @@ syslog_3164_time(const char *s, size_t len)
 }
 
 /* Returns the length of "TAG: " or "TAG[PID]: " at s (or of "TAG:" at
- * the very end), or 0 when s does not start with a tag.  A colon inside
- * the name means it is not a tag: IPv6 hostnames are not mistaken. */
+ * the very end), or 0 when s does not start with a tag; *pid_len is the
+ * length of PID (0 without one).  A colon inside the name means it is
+ * not a tag: IPv6 hostnames are not mistaken. */
 static size_t
-syslog_tag(const char *s, size_t len, size_t *tag_len)
+syslog_tag(const char *s, size_t len, size_t *tag_len, size_t *pid_len)
 {
 	size_t i = 0;
 
@@ -200,11 +220,13 @@ syslog_tag(const char *s, size_t len, size_t *tag_len)
 	if (i == 0)
 		return 0;
 	*tag_len = i;
+	*pid_len = 0;
 	if (i < len && s[i] == '[') {
 		while (++i < len && s[i] != ']' && s[i] > ' ')
 			;
 		if (i == len || s[i] != ']')
 			return 0;
+		*pid_len = i - *tag_len - 1;
 		i++;
 	}
 	if (i == len || s[i] != ':')
@@ -221,23 +243,35 @@ syslog_tag(const char *s, size_t len, size_t *tag_len)
 static void
 syslog_parse_3164(const char *s, size_t len, struct syslog_msg *m)
 {
-	size_t p = syslog_3164_time(s, len), host_end, n, tag_len;
+	size_t p = syslog_3164_time(s, len), host_end = 0, n, tag_len, pid_len;
 
 	m->text = s + p;
 	m->text_len = len - p;
 	m->format = p > 0 ? SYSLOG_RFC3164 : SYSLOG_PRI_ONLY;
-	if ((n = syslog_tag(s + p, len - p, &tag_len)) == 0 && p > 0) {
+	if (p > 0) {
+		m->time = s;
+		m->time_len = p - 1;
+	}
+	if ((n = syslog_tag(s + p, len - p, &tag_len, &pid_len)) == 0 &&
+	    p > 0) {
 		host_end = token_end(s, len, p);
 		if (host_end > p && host_end < len &&
 		    (n = syslog_tag(s + host_end + 1, len - host_end - 1,
-		    &tag_len)) > 0)
+		    &tag_len, &pid_len)) > 0) {
+			m->host = s + p;
+			m->host_len = host_end - p;
 			p = host_end + 1;
+		}
 	}
 	if (n == 0)
 		return;
 	m->format = SYSLOG_RFC3164;
 	m->app = s + p;
 	m->app_len = tag_len;
+	if (pid_len > 0) {
+		m->procid = s + p + tag_len + 1;
+		m->procid_len = pid_len;
+	}
 	m->text = s + p + n;
 	m->text_len = len - p - n;
 }
@@ -248,11 +282,10 @@ syslog_parse(const char *rec, size_t len, struct syslog_msg *out)
 	size_t n;
 	int pri;
 
+	memset(out, 0, sizeof(*out));
 	out->format = SYSLOG_PLAIN;
 	out->facility = -1;
 	out->severity = SYSLOG_SEV_INFO;
-	out->app = NULL;
-	out->app_len = 0;
 	out->text = rec;
 	out->text_len = len;
 	if ((n = syslog_pri(rec, len, &pri)) > 0) {

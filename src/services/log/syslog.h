@@ -27,13 +27,24 @@ enum syslog_format {
 	SYSLOG_RFC5424,           /* <PRI>1 and the six header fields */
 };
 
-/* What a record says; app and text point into the record. */
+/* What a record says; the strings point into the record, and those
+ * that may be unknown are NULL then (RFC 5424's "-" is unknown). */
 struct syslog_msg {
 	enum syslog_format format;    /* which header was found */
 	int                facility;  /* 0..23, or -1 without <PRI> */
 	int                severity;  /* 0..7 */
+	const char        *time;      /* TIMESTAMP as sent (RFC 3339 or BSD) */
+	size_t             time_len;  /* its bytes */
+	const char        *host;      /* HOSTNAME */
+	size_t             host_len;  /* its bytes */
 	const char        *app;       /* APP-NAME or TAG, NULL when unknown */
 	size_t             app_len;   /* its bytes */
+	const char        *procid;    /* PROCID, or the PID of TAG[PID] */
+	size_t             procid_len; /* its bytes */
+	const char        *msgid;     /* MSGID (RFC 5424 only) */
+	size_t             msgid_len; /* its bytes */
+	const char        *sd;        /* STRUCTURED-DATA (RFC 5424 only) */
+	size_t             sd_len;    /* its bytes */
 	const char        *text;      /* the message itself */
 	size_t             text_len;  /* its bytes */
 };
