@@ -9,6 +9,8 @@
  *   output.c    opening, flushing and closing stdout, a file or the journal
  *   writer.c    the thread that writes files and the journal
  *   syslog.c    splitting datagrams into records, parsing their headers
+ *   forward.c   sending records on to a collector over TCP (forward.h)
+ *   forward_frame.c  the forward URL, and a record as an RFC 5424 frame
  */
 #ifndef MULTID_LOG_OUTPUT_H
 #define MULTID_LOG_OUTPUT_H
@@ -26,7 +28,8 @@
 #define LOG_MARKER      "...[truncated]"
 #define LOG_TIME_LEN    24             /* YYYY-MM-DDTHH:MM:SS.mmmZ */
 
-enum { LOG_RECORDS, LOG_DROPPED };     /* indices of our counters */
+/* Indices of our counters. */
+enum { LOG_RECORDS, LOG_DROPPED, LOG_FWD_DROPPED, LOG_FWD_SENT, LOG_FWD_UP };
 
 enum log_sink {
 	SINK_STDOUT,              /* "-" */
@@ -35,6 +38,7 @@ enum log_sink {
 };
 
 struct log_writer;
+struct log_forward;
 
 /* Where one service's records go, and what waits to go there. */
 struct log_out {
@@ -66,7 +70,8 @@ struct log_origin {
 /* A running log service. */
 struct log_state {
 	struct svc       *svc;        /* the service */
-	struct log_out   *out;        /* its output */
+	struct log_out   *out;        /* its output, NULL when it only forwards */
+	struct log_forward *fwd;      /* its forwarding, or NULL */
 	struct log_origin origin;     /* the latest datagram's sender and time */
 	bool              failing;    /* a loss was reported, recovery not yet */
 	uint64_t          lost;       /* records lost since it began failing */

@@ -3,8 +3,11 @@
  * record to stdout, a file or the systemd journal.
  *
  * Keys: output ("-" for stdout, "journal", or a file path, relative to
- * the configuration file), max_message (bytes of a datagram kept) and
- * rcvbuf (the socket receive buffer, which is what absorbs a burst).
+ * the configuration file), max_message (bytes of a datagram kept),
+ * rcvbuf (the socket receive buffer, which is what absorbs a burst), and
+ * forward and forward_queue (a collector every record is sent on to, and
+ * the bytes that may wait for it: forward.c).  With forward and no
+ * output, records are only forwarded.
  *
  * Records are formatted into one queue per service and written in a
  * batch before the loop sleeps, as redis flushes its replies.  The queue
@@ -26,20 +29,26 @@
 #include "../../listener.h"
 #include "../../log.h"
 #include "../../server.h"
+#include "forward.h"
 #include "output.h"
 
 #define LOG_DRAIN_MS    1000           /* final flush at shutdown, at most */
 
 struct log_conf {
-	char *output;             /* "-", "journal" or an absolute path */
+	char *output;             /* "-", "journal", an absolute path, or NULL
+	                             when forward alone is wanted */
 	long  max_message;        /* bytes of a datagram that are kept */
 	long  rcvbuf;             /* SO_RCVBUF in bytes, 0 = kernel default */
+	char *forward;            /* "tcp://HOST:PORT", or NULL */
+	long  forward_queue;      /* bytes waiting for the collector, at most */
 };
 
 static const struct log_conf log_defaults = {
-	.output = "-",
+	.output = NULL,
 	.max_message = 8192,
 	.rcvbuf = 4 << 20,
+	.forward = NULL,
+	.forward_queue = 64L << 20,
 };
 
 static const struct cfg_key log_keys[] = {
@@ -49,6 +58,10 @@ static const struct cfg_key log_keys[] = {
 	  65536, NULL },
 	{ "rcvbuf", CFG_INT, offsetof(struct log_conf, rcvbuf), 0, 1 << 30,
 	  NULL },
+	{ "forward", CFG_STRING, offsetof(struct log_conf, forward), 1,
+	  FORWARD_HOST_MAX + 16, NULL },
+	{ "forward_queue", CFG_INT, offsetof(struct log_conf, forward_queue),
+	  1024, 1LL << 34, NULL },
 	CFG_KEY_END
 };
 
@@ -56,6 +69,12 @@ static const struct svc_counter log_counters[] = {
 	{ "multid_log_records_total", "Log records received." },
 	{ "multid_log_records_dropped_total",
 	  "Log records lost because the output failed or could not keep up." },
+	{ "multid_log_forward_dropped_total",
+	  "Log records not forwarded because the forward queue was full." },
+	{ "multid_log_forwarded_total",
+	  "Log records the collector has acknowledged." },
+	{ "multid_backend_up{backend=\"forward\"}",
+	  "1 while connected to the shared backend, else 0." },
 	{ NULL, NULL }
 };
 
@@ -69,9 +88,12 @@ log_before_sleep(struct ev_loop *loop, void *data)
 {
 	(void)loop;
 	(void)data;
-	for (struct log_state *ls = log_running; ls != NULL; ls = ls->next)
-		if (!ls->out->watching)
+	for (struct log_state *ls = log_running; ls != NULL; ls = ls->next) {
+		if (ls->out != NULL && !ls->out->watching)
 			log_flush(ls);
+		if (ls->fwd != NULL)
+			forward_flush(ls->fwd);
+	}
 }
 
 /* Parses and queues one record; false when it had to be dropped. */
@@ -84,6 +106,13 @@ log_record(struct log_state *ls, const struct log_origin *org,
 
 	syslog_parse(rec, len, &m);
 	ls->svc->stats.custom[LOG_RECORDS]++;
+	if (ls->fwd != NULL) {
+		const struct forward_origin fo = { org->time, org->host };
+
+		forward_record(ls->fwd, &m, cut, &fo);
+	}
+	if (ls->out == NULL)
+		return true;
 	if (ls->out->sink == SINK_JOURNAL)
 		queued = log_queue_journal(ls->out, org, &m, cut);
 	else
@@ -154,7 +183,24 @@ log_bound(struct svc *svc, int fd, enum proto proto)
 	log_set_rcvbuf(svc, fd);
 }
 
-/* Resolves a relative output path against the configuration file's
+/* Checks the forward URL; NULL or a phrase naming the key. */
+static const char *
+log_configure_forward(const struct log_conf *lc)
+{
+	static char phrase[128];
+	char host[FORWARD_HOST_MAX + 1];
+	unsigned port;
+	const char *err;
+
+	if (lc->forward == NULL ||
+	    (err = forward_parse_url(lc->forward, host, &port)) == NULL)
+		return NULL;
+	snprintf(phrase, sizeof(phrase), "forward: %s", err);
+	return phrase;
+}
+
+/* Checks the forward URL; without forward the output defaults to "-".
+ * Resolves a relative output path against the configuration file's
  * directory (as CFG_PATH does; "-" and "journal" are words, not paths)
  * and checks that its directory exists, so -t finds a typo. */
 static const char *
@@ -162,11 +208,18 @@ log_configure(struct svc_conf *sc)
 {
 	struct log_conf *lc = sc->tconf;
 	const char *slash = sc->file != NULL ? strrchr(sc->file, '/') : NULL;
+	const char *err;
 	char *path, *dir;
 	struct stat st;
 	bool isdir;
 
-	if (strcmp(lc->output, "-") == 0 || strcmp(lc->output, "journal") == 0)
+	if ((err = log_configure_forward(lc)) != NULL)
+		return err;
+	if (lc->output == NULL && lc->forward == NULL &&
+	    (lc->output = strdup("-")) == NULL)
+		return "out of memory";
+	if (lc->output == NULL || strcmp(lc->output, "-") == 0 ||
+	    strcmp(lc->output, "journal") == 0)
 		return NULL;
 	if (lc->output[0] != '/' && slash != NULL) {
 		if (asprintf(&path, "%.*s/%s", (int)(slash - sc->file), sc->file,
@@ -195,7 +248,16 @@ log_start(struct svc *svc)
 	if (ls == NULL)
 		return -ENOMEM;
 	ls->svc = svc;
-	if ((rc = log_out_open(svc, lc->output, &ls->out)) < 0) {
+	if (lc->output != NULL &&
+	    (rc = log_out_open(svc, lc->output, &ls->out)) < 0) {
+		free(ls);
+		return rc;
+	}
+	if (lc->forward != NULL &&
+	    (rc = forward_start(svc, lc->forward, lc->forward_queue,
+	    &ls->fwd)) < 0) {
+		if (ls->out != NULL)
+			log_out_close(ls, 0);
 		free(ls);
 		return rc;
 	}
@@ -218,28 +280,60 @@ log_stop(struct svc *svc)
 	*pp = ls->next;
 	/* At shutdown the last records may wait a moment for a slow
 	 * reader; a service removed by a reload must not stall the rest. */
-	log_out_close(ls, server.stopping ? LOG_DRAIN_MS : 0);
+	if (ls->out != NULL)
+		log_out_close(ls, server.stopping ? LOG_DRAIN_MS : 0);
+	if (ls->fwd != NULL)
+		forward_stop(ls->fwd, server.stopping ? LOG_DRAIN_MS : 0);
 	free(ls);
 	svc->state = NULL;
 }
 
+/* A reload of forward: started, stopped, or moved to another
+ * collector with its queue. */
+static void
+log_reconfigure_forward(struct svc *svc)
+{
+	const struct log_conf *lc = svc->conf->tconf;
+	struct log_state *ls = svc->state;
+
+	if (lc->forward == NULL && ls->fwd != NULL) {
+		forward_stop(ls->fwd, 0);
+		ls->fwd = NULL;
+		svc->stats.custom[LOG_FWD_UP] = 0;
+	} else if (lc->forward != NULL && ls->fwd != NULL) {
+		forward_reconfigure(ls->fwd, lc->forward, lc->forward_queue);
+	} else if (lc->forward != NULL) {
+		forward_start(svc, lc->forward, lc->forward_queue, &ls->fwd);
+	}
+}
+
 /* A reload: a changed output is opened first, and the old one is kept
- * when that fails; the receive buffer is sized again. */
+ * when that fails (and a service that only forwarded then keeps only
+ * forwarding); the receive buffer is sized again. */
 static void
 log_reconfigure(struct svc *svc)
 {
 	const struct log_conf *lc = svc->conf->tconf;
 	struct log_state *ls = svc->state;
-	struct log_out *fresh;
+	struct log_out *fresh = NULL;
 
 	for (struct listener *l = svc->listeners; l != NULL; l = l->next)
 		log_set_rcvbuf(svc, l->fd);
-	if (strcmp(ls->out->target, lc->output) == 0 ||
-	    log_out_open(svc, lc->output, &fresh) != 0)
+	log_reconfigure_forward(svc);
+	if (ls->out == NULL && lc->output == NULL)
 		return;
-	log_out_close(ls, 0);
+	if (ls->out != NULL && lc->output != NULL &&
+	    strcmp(ls->out->target, lc->output) == 0)
+		return;
+	if (lc->output != NULL && log_out_open(svc, lc->output, &fresh) != 0)
+		return;
+	if (lc->output == NULL && ls->fwd == NULL)
+		return;
+	if (ls->out != NULL)
+		log_out_close(ls, 0);
 	ls->out = fresh;
-	svc_log(svc, LOG_LVL_INFO, "writing to %s", log_out_name(fresh));
+	if (fresh != NULL)
+		svc_log(svc, LOG_LVL_INFO, "writing to %s", log_out_name(fresh));
 }
 
 /* SIGHUP: logrotate has moved the file away; the batch being written
@@ -253,7 +347,7 @@ log_reopen(struct svc *svc)
 	struct log_out *o = ls->out;
 	int fd;
 
-	if (o->sink != SINK_FILE)
+	if (o == NULL || o->sink != SINK_FILE)
 		return;
 	if ((fd = log_open_file(o->target)) < 0) {
 		svc_log(svc, LOG_LVL_ERROR, "cannot reopen %s: %s; still writing "
