@@ -41,6 +41,8 @@ irc_away_text(const struct chat_user *who)
 static const char *
 irc_real_name(const struct chat_user *who)
 {
+	if (who->c == NULL)
+		return "on another server";
 	switch (who->proto) {
 	case CHAT_PROTO_IRC:
 		return ((const struct irc_user *)who->proto_data)->real;
@@ -235,7 +237,8 @@ irc_cmd_whois(void *session, int argc, char **argv)
 	if ((away = irc_away_text(who)) != NULL)
 		irc_numeric(u, RPL_AWAY, irc_me(u), who->nick, away);
 	irc_numeric(u, RPL_WHOISIDLE, irc_me(u), who->nick,
-	    (long long)((ev_now(server.loop) - who->c->last_input) / 1000));
+	    who->c != NULL ? (long long)((ev_now(server.loop) -
+	    who->c->last_input) / 1000) : 0LL);
 	irc_numeric(u, RPL_ENDOFWHOIS, irc_me(u), who->nick);
 	return 0;
 }

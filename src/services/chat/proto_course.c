@@ -73,13 +73,15 @@ out:
 	free(frame);
 }
 
-/* `/login NAME`: named, in the lobby, told who is there. */
+/* `/login NAME` once the name is cleared (err 0): named, in the lobby,
+ * told who is there. */
 static void
-chat_course_login(struct chat *ch, struct chat_user *u, const char *name)
+chat_course_named_now(struct chat *ch, struct chat_user *u, const char *name,
+    int err)
 {
 	struct chat_room *lobby;
 
-	if (u->nick[0] != '\0' || chat_user_name(ch, u, name) != 0) {
+	if (err != 0 || u->nick[0] != '\0' || chat_user_name(ch, u, name) != 0) {
 		chat_course_send(u->c, "/error");
 		return;
 	}
@@ -93,6 +95,17 @@ chat_course_login(struct chat *ch, struct chat_user *u, const char *name)
 	}
 	chat_course_names(u, "/ok");
 	chat_hist_send(ch, lobby, u);
+}
+
+/* `/login NAME`; with a cluster the answer may come later. */
+static void
+chat_course_login(struct chat *ch, struct chat_user *u, const char *name)
+{
+	int err = u->nick[0] != '\0' ? -EEXIST :
+	    chat_user_claim(ch, u, name, chat_course_named_now);
+
+	if (err != -EINPROGRESS)
+		chat_course_named_now(ch, u, name, err);
 }
 
 static void

@@ -237,13 +237,35 @@ irc_try_register(struct chat_user *u)
 	irc_motd(u);
 }
 
+/* NICK, once the name is cleared (err 0). */
+static void
+irc_nick_now(struct chat *ch, struct chat_user *u, const char *name, int err)
+{
+	struct irc_user *iu = u->proto_data;
+	char old[CHAT_NAME_MAX + 1];
+
+	memcpy(old, u->nick, sizeof(old));
+	if (err == 0)
+		err = u->nick[0] == '\0' ? chat_user_name(ch, u, name) :
+		    chat_user_rename(ch, u, name);
+	if (err == -EINVAL)
+		irc_numeric(u, ERR_ERRONEUSNICKNAME, irc_me(u), name);
+	else if (err == -EEXIST)
+		irc_numeric(u, ERR_NICKNAMEINUSE, irc_me(u), name);
+	if (err != 0)
+		return;
+	/* In a room the echo came with the event; else it comes here. */
+	if (iu->registered && u->nrooms == 0)
+		conn_reply(u->c, ":%s!%s@%s NICK :%s", old, iu->user, iu->host,
+		    u->nick);
+	irc_try_register(u);
+}
+
 static int
 irc_cmd_nick(void *session, int argc, char **argv)
 {
 	struct chat_user *u = session;
-	struct irc_user *iu = u->proto_data;
 	const char *name = argc > 1 ? argv[1] : "";
-	char old[CHAT_NAME_MAX + 1];
 	int err;
 
 	if (name[0] == '\0') {
@@ -252,20 +274,9 @@ irc_cmd_nick(void *session, int argc, char **argv)
 	}
 	if (strcmp(name, u->nick) == 0)
 		return 0;
-	memcpy(old, u->nick, sizeof(old));
-	err = u->nick[0] == '\0' ? chat_user_name(irc_chat(u), u, name) :
-	    chat_user_rename(irc_chat(u), u, name);
-	if (err == -EINVAL)
-		irc_numeric(u, ERR_ERRONEUSNICKNAME, irc_me(u), name);
-	else if (err == -EEXIST)
-		irc_numeric(u, ERR_NICKNAMEINUSE, irc_me(u), name);
-	if (err != 0)
-		return 0;
-	/* In a room the echo came with the event; else it comes here. */
-	if (iu->registered && u->nrooms == 0)
-		conn_reply(u->c, ":%s!%s@%s NICK :%s", old, iu->user, iu->host,
-		    u->nick);
-	irc_try_register(u);
+	err = chat_user_claim(irc_chat(u), u, name, irc_nick_now);
+	if (err != -EINPROGRESS)
+		irc_nick_now(irc_chat(u), u, name, err);
 	return 0;
 }
 

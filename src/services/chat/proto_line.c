@@ -94,13 +94,16 @@ chat_line_nick_error(struct chat_user *u, const char *name, int err)
 		conn_reply(u->c, "! out of memory, try again later");
 }
 
-/* The nickname step: on success u is named and in the lobby. */
+/* The nickname step, once the name is cleared (err 0): on success u is
+ * named and in the lobby. */
 static void
-chat_line_login(struct chat *ch, struct chat_user *u, const char *name)
+chat_line_named_now(struct chat *ch, struct chat_user *u, const char *name,
+    int err)
 {
 	struct chat_room *lobby;
-	int err = chat_user_name(ch, u, name);
 
+	if (err == 0)
+		err = chat_user_name(ch, u, name);
 	if (err != 0) {
 		chat_line_nick_error(u, name, err);
 		return;
@@ -118,6 +121,30 @@ chat_line_login(struct chat *ch, struct chat_user *u, const char *name)
 	chat_hist_send(ch, lobby, u);
 }
 
+/* The nickname step; with a cluster the answer may come later. */
+static void
+chat_line_login(struct chat *ch, struct chat_user *u, const char *name)
+{
+	int err = chat_user_claim(ch, u, name, chat_line_named_now);
+
+	if (err != -EINPROGRESS)
+		chat_line_named_now(ch, u, name, err);
+}
+
+/* /nick, once the name is cleared (err 0). */
+static void
+chat_line_renamed_now(struct chat *ch, struct chat_user *u, const char *name,
+    int err)
+{
+	if (err == 0)
+		err = chat_user_rename(ch, u, name);
+	if (err != 0) {
+		chat_line_nick_error(u, name, err);
+		return;
+	}
+	conn_reply(u->c, "* you are now %s", u->nick);
+}
+
 static void
 chat_line_nick(struct chat *ch, struct chat_user *u, const char *name)
 {
@@ -131,11 +158,9 @@ chat_line_nick(struct chat *ch, struct chat_user *u, const char *name)
 		conn_reply(u->c, "* you are already %s", name);
 		return;
 	}
-	if ((err = chat_user_rename(ch, u, name)) != 0) {
-		chat_line_nick_error(u, name, err);
-		return;
-	}
-	conn_reply(u->c, "* you are now %s", u->nick);
+	if ((err = chat_user_claim(ch, u, name, chat_line_renamed_now)) !=
+	    -EINPROGRESS)
+		chat_line_renamed_now(ch, u, name, err);
 }
 
 static void

@@ -169,7 +169,7 @@ chat_fanout_room(struct chat *ch, struct chat_room *room,
 		for (struct chat_link *l = room->members[p], *next; l != NULL;
 		    l = next) {
 			next = l->next;
-			if (l->user != except)
+			if (l->user != except && l->user->c != NULL)
 				(void)conn_send_shared(l->user->c, rb);
 		}
 	}
@@ -197,7 +197,8 @@ chat_fanout_user(struct chat *ch, struct chat_user *u,
 				    (rb = chat_render_for(ch, ev, &r, p)) == NULL)
 					continue;
 				m->user->mark = ch->round;
-				(void)conn_send_shared(m->user->c, rb);
+				if (m->user->c != NULL)
+					(void)conn_send_shared(m->user->c, rb);
 			}
 	chat_renders_free(&r);
 }
@@ -212,6 +213,7 @@ chat_announce(struct chat *ch, struct chat_room *room,
 	ch->svc->stats.custom[CHAT_COUNTER_EVENTS]++;
 	chat_fanout_room(ch, room, actor, ev, &r);
 	chat_renders_free(&r);
+	cluster_event(ch, ev);
 }
 
 /* --- history ------------------------------------------------------------- */
@@ -291,6 +293,17 @@ chat_hist_add(struct chat_room *room, const struct chat_event *ev,
 	} else {
 		room->hist[(room->hist_head + room->hist_n++) % room->hist_cap] = h;
 	}
+}
+
+void
+chat_hist_keep(struct chat *ch, struct chat_room *room, const char *nick,
+    const char *text)
+{
+	struct chat_event ev = { .type = CHAT_EV_MESSAGE, .nick = nick,
+	    .room = room->name, .text = text, .ch = ch };
+	struct chat_renders r = { 0 };
+
+	chat_hist_add(room, &ev, &r, (unsigned)chat_conf_now(ch)->history);
 }
 
 void
@@ -395,6 +408,7 @@ chat_room_get(struct chat *ch, const char *name)
 		free(room);
 		return NULL;
 	}
+	cluster_room_new(ch, room);
 	return room;
 }
 
@@ -558,6 +572,7 @@ chat_say_event(struct chat *ch, struct chat_room *room,
 		chat_hist_add(room, ev, &r,
 		    (unsigned)chat_conf_now(ch)->history);
 	chat_renders_free(&r);
+	cluster_event(ch, ev);
 }
 
 int
@@ -573,10 +588,14 @@ chat_private(struct chat *ch, struct chat_user *u, struct chat_user *to,
 int
 chat_private_event(struct chat *ch, const struct chat_event *ev)
 {
-	struct rbuf *rb = chat_protos[ev->to->proto]->render(ev);
+	struct rbuf *rb;
 
-	(void)ch;
-	if (rb == NULL)
+	if (ev->to->c == NULL) {
+		/* A user of another instance: that one delivers it. */
+		cluster_event(ch, ev);
+		return 0;
+	}
+	if ((rb = chat_protos[ev->to->proto]->render(ev)) == NULL)
 		return -ENOMEM;
 	(void)conn_send_shared(ev->to->c, rb);
 	rbuf_unref(rb);
@@ -624,6 +643,15 @@ chat_user_may(struct chat *ch, struct chat_user *u, const char *name)
 }
 
 int
+chat_user_claim(struct chat *ch, struct chat_user *u, const char *name,
+    chat_claim_proc *done)
+{
+	int err = chat_user_may(ch, u, name);
+
+	return err != 0 ? err : cluster_claim(ch, u, name, done);
+}
+
+int
 chat_user_name(struct chat *ch, struct chat_user *u, const char *name)
 {
 	int err = chat_user_may(ch, u, name);
@@ -633,6 +661,7 @@ chat_user_name(struct chat *ch, struct chat_user *u, const char *name)
 	if (chat_map_add(&ch->users, &u->node, name) != 0)
 		return -ENOMEM;
 	snprintf(u->nick, sizeof(u->nick), "%s", name);
+	cluster_named(ch, u);
 	return 0;
 }
 
@@ -652,6 +681,7 @@ chat_user_rename(struct chat *ch, struct chat_user *u, const char *name)
 	/* Re-adding an entry that was just there needs no new memory. */
 	(void)chat_map_add(&ch->users, &u->node, name);
 	chat_fanout_user(ch, u, &ev);
+	cluster_event(ch, &ev);
 	return 0;
 }
 
@@ -664,6 +694,14 @@ chat_user_depart(struct chat *ch, struct chat_user *u, const char *reason)
 
 	if (u->rooms != NULL)
 		chat_fanout_user(ch, u, &ev);
+	if (u->nick[0] != '\0')
+		cluster_event(ch, &ev);
+	chat_user_drop(ch, u);
+}
+
+void
+chat_user_drop(struct chat *ch, struct chat_user *u)
+{
 	while (u->rooms != NULL)
 		chat_link_free(ch, u->rooms);
 	if (u->nick[0] != '\0') {
@@ -684,6 +722,7 @@ chat_user_close(struct conn *c, enum close_reason why)
 	 * reasons are shown. */
 	if (why != CLOSE_PEER && why != CLOSE_DONE)
 		reason = close_reason_text(why);
+	cluster_forget(c->svc->state, u);
 	chat_user_depart(c->svc->state, u, reason);
 	free(u->proto_data);
 	free(u);

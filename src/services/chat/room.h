@@ -14,11 +14,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../../buf.h"
 #include "../../conn.h"
 #include "../../hash.h"
 #include "../chat.h"
+#include "cluster.h"
 
 #define CHAT_LOBBY       "lobby"      /* where every user starts */
 
@@ -125,13 +127,17 @@ struct chat_room {
 
 struct chat_user {
 	struct chat_node  node;       /* in chat.users once named; first */
-	struct conn      *c;          /* its connection */
+	struct conn      *c;          /* its connection; NULL for a user of
+	                                 another instance (cluster.c) */
 	enum chat_proto_id proto;     /* which protocol it speaks */
 	char              nick[CHAT_NAME_MAX + 1]; /* "" until chosen */
 	struct chat_link *rooms;      /* the rooms it is in, newest first */
 	unsigned          nrooms;     /* entries in rooms */
 	unsigned          mark;       /* fan-out round that reached it */
 	void             *proto_data; /* the protocol's own state, or NULL */
+	uint64_t          remote;     /* another instance's user: its id */
+	bool              stale;      /* remote: not restated since its
+	                                 instance asked for a SYNC */
 };
 
 /* The running service's state (svc->state). */
@@ -143,6 +149,7 @@ struct chat {
 	struct chat_room *idle_tail;  /* newest kept empty room */
 	unsigned          nidle;      /* rooms on that list */
 	unsigned          round;      /* fan-outs to several rooms so far */
+	struct cluster   *cluster;    /* rooms shared through Redis, or NULL */
 };
 
 /* The chat's configuration (service.c). */
@@ -157,10 +164,13 @@ struct chat_conf {
 	                                 and then before the close; 0: never */
 	long  irc_flood;              /* IRC messages a second a client may
 	                                 send, after a burst; 0: no limit */
+	char *cluster;                /* "redis://HOST:PORT", or NULL */
+	char *cluster_name;           /* its channel; NULL: the service's name */
 };
 
 /* The chat's own counters (metrics), indices of chat_counters. */
-enum { CHAT_COUNTER_EVENTS, CHAT_COUNTER_RENDERS };
+enum { CHAT_COUNTER_EVENTS, CHAT_COUNTER_RENDERS, CHAT_COUNTER_REDIS_UP,
+	CHAT_COUNTER_REDIS_ERRORS };
 
 /* --- users --------------------------------------------------------------- */
 
@@ -172,6 +182,12 @@ void chat_user_close(struct conn *c, enum close_reason why);
 /* Names a nameless user: 0, -EINVAL (not a valid name), -EEXIST (taken)
  * or -ENOMEM. */
 int chat_user_name(struct chat *ch, struct chat_user *u, const char *name);
+/* Before u takes name (chat_user_name or _rename): 0 when it may now,
+ * -EINVAL or -EEXIST when it may not, or -EINPROGRESS when the cluster
+ * must answer first: done is called then with 0 or -EEXIST (and the
+ * connection is paused until then). */
+int chat_user_claim(struct chat *ch, struct chat_user *u, const char *name,
+    chat_claim_proc *done);
 /* Renames a named user; its rooms see CHAT_EV_NICK.  0, -EINVAL or
  * -EEXIST. */
 int chat_user_rename(struct chat *ch, struct chat_user *u, const char *name);
@@ -179,6 +195,9 @@ int chat_user_rename(struct chat *ch, struct chat_user *u, const char *name);
  * nickname is free again; it stays connected, nameless. */
 void chat_user_depart(struct chat *ch, struct chat_user *u,
     const char *reason);
+/* The user leaves every room and its name without anybody being told
+ * (a remote user, when Redis went away). */
+void chat_user_drop(struct chat *ch, struct chat_user *u);
 /* The named user called name (any case), or NULL. */
 struct chat_user *chat_user_find(struct chat *ch, const char *name);
 /* The room a user of one room (line, course) is in, or NULL. */
@@ -235,6 +254,9 @@ int chat_private(struct chat *ch, struct chat_user *u, struct chat_user *to,
     const char *text);
 /* ev (a PRIVATE from ev->user to ev->to), as chat_private. */
 int chat_private_event(struct chat *ch, const struct chat_event *ev);
+/* Keeps a message said elsewhere among the room's recent ones. */
+void chat_hist_keep(struct chat *ch, struct chat_room *room,
+    const char *nick, const char *text);
 /* Sends u the room's most recent messages (history), oldest first. */
 void chat_hist_send(struct chat *ch, const struct chat_room *room,
     struct chat_user *u);

@@ -22,6 +22,8 @@ static const struct chat_conf chat_defaults = {
 	.server_name = NULL,
 	.irc_ping = 120,
 	.irc_flood = 10,
+	.cluster = NULL,
+	.cluster_name = NULL,
 };
 
 static const struct cfg_key chat_keys[] = {
@@ -38,6 +40,10 @@ static const struct cfg_key chat_keys[] = {
 	  NULL },
 	{ "irc_flood", CFG_INT, offsetof(struct chat_conf, irc_flood), 0,
 	  1000000, NULL },
+	{ "cluster", CFG_STRING, offsetof(struct chat_conf, cluster), 1, 300,
+	  NULL },
+	{ "cluster_name", CFG_STRING, offsetof(struct chat_conf, cluster_name),
+	  1, 64, NULL },
 	CFG_KEY_END
 };
 
@@ -47,6 +53,10 @@ static const struct svc_counter chat_counters[] = {
 	  "Room events (messages, actions, joins, leaves, nick changes) sent" },
 	{ "multid_chat_renders_total",
 	  "Renders of those events, at most one per protocol and event" },
+	{ "multid_backend_up{backend=\"redis\"}",
+	  "1 while the shared backend is connected (chat: a cluster's Redis)" },
+	{ "multid_backend_errors_total{backend=\"redis\"}",
+	  "Errors of the shared backend: failed connections, error replies" },
 	{ NULL, NULL }
 };
 
@@ -86,6 +96,12 @@ chat_configure(struct svc_conf *sc)
 	if (cc->server_name[strspn(cc->server_name, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")] != '\0')
 		return "server_name: letters, digits, '.', '-' and '_' only";
+	if (cc->cluster != NULL && cluster_url_check(cc->cluster) != NULL)
+		return cluster_url_check(cc->cluster);
+	if (cc->cluster_name != NULL && cc->cluster_name[strspn(
+	    cc->cluster_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_")] != '\0')
+		return "cluster_name: letters, digits, '.', '-' and '_' only";
 	return NULL;
 }
 
@@ -106,12 +122,23 @@ chat_timeout(struct conn *c)
 static int
 chat_start(struct svc *svc)
 {
+	const struct chat_conf *cc = SVC_CONF(svc, struct chat_conf);
 	struct chat *ch = calloc(1, sizeof(*ch));
 
 	if (ch == NULL)
 		return -ENOMEM;
 	ch->svc = svc;
 	svc->state = ch;
+	if (cc->cluster != NULL) {
+		int err = cluster_start(ch, cc->cluster, cc->cluster_name != NULL ?
+		    cc->cluster_name : svc->conf->name);
+
+		if (err != 0) {
+			svc->state = NULL;
+			free(ch);
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -122,6 +149,7 @@ chat_stop(struct svc *svc)
 {
 	struct chat *ch = svc->state;
 
+	cluster_stop(ch);
 	chat_rooms_free(ch);
 	hash_free(&ch->users);
 	hash_free(&ch->rooms);

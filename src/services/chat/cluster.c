@@ -1,0 +1,1265 @@
+/*
+ * cluster.c - chat instances that share their rooms through Redis (SPEC
+ * §7, cluster.h), with hiredis' asynchronous API on the reactor: a small
+ * adapter (as hiredis' adapters/ae.h does for redis's ae) registers each
+ * context's socket with ev.h, so the reactor never waits for Redis.
+ *
+ * Two connections: one publishes and runs commands (in order, so what one
+ * instance's users do reaches the others in the order done), the other
+ * is subscribed to the channel.  What the others publish is delivered to
+ * the local users through the ordinary core (room.c) as the doings of a
+ * "remote user", a chat_user without a connection that the fan-out skips.
+ *
+ * The mirror of remote users is kept by the events, and made whole at
+ * each (re)connection: the instance publishes SYNC, every instance
+ * (itself included) then states its users (USER with their rooms, the
+ * topics of its rooms) and END; remote users an instance no longer states
+ * are gone.  An instance silent for CLUSTER_GONE_MS (heartbeat every tick)
+ * is gone with its users.
+ *
+ * Nicknames: `<name>:nick:<lower>` holds the instance's id for
+ * CLUSTER_LEASE_MS, set if free (a small script, so that renewing never
+ * takes a name another instance holds), renewed every tick, given back on
+ * quit and nick change.  A name is claimed before a local user gets it;
+ * when a renewal finds the name held elsewhere (both instances gave it out
+ * while Redis was away), the local user is renamed NAME-XXXX and told.
+ *
+ * When Redis goes away, the remote users vanish silently, every local
+ * user gets one "* " line, rooms work locally, and the link is retried
+ * with backoff; when it is back, users get another line and the mirror is
+ * rebuilt as above.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "../../ev.h"
+#include "../../server.h"
+#include "cluster.h"
+#include "room.h"
+
+#define CLUSTER_TICK_MS      5000     /* heartbeat, lease renewal, peers */
+#define CLUSTER_LEASE_MS     30000    /* a nickname's lease */
+#define CLUSTER_GONE_MS      20000    /* an instance silent this long is gone */
+#define CLUSTER_CONNECT_MS   5000     /* connecting longer is a failure */
+#define CLUSTER_BACKOFF_MIN  100      /* first retry, ms */
+#define CLUSTER_BACKOFF_MAX  5000     /* retries at most this far apart */
+
+#define CLUSTER_DOWN_TEXT "the cluster is unreachable; rooms are local for now"
+#define CLUSTER_BACK_TEXT "the cluster is back; rooms are shared again"
+
+/* KEYS[1] the lease, ARGV[1] our id, ARGV[2] its time: 1 when we hold
+ * it (now or already), 0 when another instance does. */
+static const char cluster_claim_lua[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end "
+    "if v then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1";
+/* Deletes the lease if it is ours. */
+static const char cluster_release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('DEL', KEYS[1]) end return 0";
+
+enum cluster_state {
+	CLUSTER_DOWN,             /* waiting to retry */
+	CLUSTER_CONNECTING,       /* connections opening, subscribing */
+	CLUSTER_UP,               /* shared */
+};
+
+/* One hiredis context and its registration with the reactor. */
+struct cluster_link {
+	struct cluster     *cl;           /* its cluster */
+	redisAsyncContext  *ac;           /* NULL while closed */
+	int                 fd;           /* its socket */
+	int                 mask;         /* EV_* registered for fd */
+	bool                connected;    /* the connect callback said so */
+};
+
+/* Another instance, known by its messages. */
+struct cluster_peer {
+	uint64_t             id;          /* its id */
+	int64_t              seen;        /* ms of its last message */
+	struct cluster_peer *next;        /* the others */
+};
+
+/* A nickname a local user waits for. */
+struct cluster_claim {
+	struct cluster       *cl;         /* its cluster */
+	struct chat_user     *u;          /* who, or NULL once it left */
+	chat_claim_proc      *done;       /* told the answer */
+	char                  name[CHAT_NAME_MAX + 1]; /* as asked */
+	char                  key[CHAT_NAME_MAX + 1];  /* lower-cased */
+	struct cluster_claim *next;       /* the other claims */
+};
+
+/* A room's shared history being fetched. */
+struct cluster_fetch {
+	struct cluster *cl;               /* its cluster */
+	bool            tell;             /* send it to the room's members */
+	char            room[CHAT_NAME_MAX + 1]; /* which room */
+};
+
+struct cluster {
+	struct chat          *ch;         /* the chat it serves */
+	char                 *host;       /* Redis's host */
+	int                   port;       /* and port */
+	char                 *channel;    /* cluster_name: channel, key prefix */
+	uint64_t              id;         /* this instance */
+	char                  idhex[17];  /* the same in hex */
+	struct cluster_link   pub;        /* commands and PUBLISH */
+	struct cluster_link   sub;        /* SUBSCRIBE */
+	enum cluster_state    state;      /* see enum cluster_state */
+	bool                  subscribed; /* sub's SUBSCRIBE was confirmed */
+	bool                  told_down;  /* users were told it is away */
+	bool                  ever_up;    /* it was up before */
+	long                  backoff;    /* next retry delay, ms */
+	long long             retry;      /* retry timer, or 0 */
+	long long             deadline;   /* connect deadline timer, or 0 */
+	long long             tick;       /* heartbeat timer */
+	struct cluster_peer  *peers;      /* instances heard from */
+	struct cluster_claim *claims;     /* nicknames being claimed */
+};
+
+static void cluster_lost(struct cluster *cl, const char *why);
+static void cluster_up(struct cluster *cl);
+
+static void
+cluster_count_error(struct cluster *cl)
+{
+	cl->ch->svc->stats.custom[CHAT_COUNTER_REDIS_ERRORS]++;
+}
+
+/* The lower-cased name. */
+static void
+cluster_lower(char *key, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < CHAT_NAME_MAX; i++)
+		key[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ?
+		    name[i] - 'A' + 'a' : name[i]);
+	key[i] = '\0';
+}
+
+/* --- the reactor adapter (hiredis' ev hooks) ------------------------------ */
+
+static void
+cluster_io(struct ev_loop *loop, int fd, void *data, int mask)
+{
+	struct cluster_link *l = data;
+	redisAsyncContext *ac = l->ac;
+
+	(void)loop;
+	(void)fd;
+	if (ac != NULL && (mask & EV_READABLE))
+		redisAsyncHandleRead(ac);
+	/* The read may have closed the context (l->ac is NULL then). */
+	if (ac != NULL && l->ac == ac && (mask & EV_WRITABLE))
+		redisAsyncHandleWrite(ac);
+}
+
+/* Registers add and removes del for the link's socket. */
+static void
+cluster_ev_set(struct cluster_link *l, int add, int del)
+{
+	int want = (l->mask | add) & ~del;
+
+	if ((want & ~l->mask) != 0 &&
+	    ev_add(server.loop, l->fd, want & ~l->mask, cluster_io, l) != 0) {
+		cluster_count_error(l->cl);
+		want &= l->mask;
+	}
+	if ((l->mask & ~want) != 0)
+		ev_del(server.loop, l->fd, l->mask & ~want);
+	l->mask = want;
+}
+
+static void cluster_add_read(void *p) { cluster_ev_set(p, EV_READABLE, 0); }
+static void cluster_del_read(void *p) { cluster_ev_set(p, 0, EV_READABLE); }
+static void cluster_add_write(void *p) { cluster_ev_set(p, EV_WRITABLE, 0); }
+static void cluster_del_write(void *p) { cluster_ev_set(p, 0, EV_WRITABLE); }
+
+/* hiredis frees the context: every path that frees one comes here. */
+static void
+cluster_cleanup(void *p)
+{
+	struct cluster_link *l = p;
+
+	cluster_ev_set(l, 0, l->mask);
+	l->ac = NULL;
+	l->connected = false;
+}
+
+/* Closes the link's context, if open; its callbacks run with no reply,
+ * and its connect and disconnect callbacks see it is ours no more. */
+static void
+cluster_link_close(struct cluster_link *l)
+{
+	redisAsyncContext *ac = l->ac;
+
+	if (ac == NULL)
+		return;
+	l->ac = NULL;
+	l->connected = false;
+	ac->data = NULL;
+	redisAsyncFree(ac);
+}
+
+static void
+cluster_on_connect(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct cluster_link *l = ac->data;
+
+	if (l == NULL)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this returns. */
+		ac->data = NULL;
+		l->ac = NULL;
+		cluster_count_error(l->cl);
+		cluster_lost(l->cl, ac->errstr);
+		return;
+	}
+	l->connected = true;
+	if (l == &l->cl->pub && l->cl->subscribed)
+		cluster_up(l->cl);
+}
+
+static void
+cluster_on_disconnect(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct cluster_link *l = ac->data;
+
+	if (l == NULL)
+		return;
+	ac->data = NULL;
+	l->ac = NULL;
+	if (status != REDIS_OK)
+		cluster_count_error(l->cl);
+	cluster_lost(l->cl, status != REDIS_OK ? ac->errstr :
+	    "connection closed");
+}
+
+/* Opens a context for l, bound to the reactor; 0 or -errno. */
+static int
+cluster_link_open(struct cluster *cl, struct cluster_link *l)
+{
+	redisAsyncContext *ac = redisAsyncConnect(cl->host, cl->port);
+
+	if (ac == NULL)
+		return -ENOMEM;
+	if (ac->err != 0) {
+		svc_log(cl->ch->svc, LOG_LVL_DEBUG, "cluster: redis %s:%d: %s",
+		    cl->host, cl->port, ac->errstr);
+		redisAsyncFree(ac);
+		return -ECONNREFUSED;
+	}
+	l->cl = cl;
+	l->ac = ac;
+	l->fd = ac->c.fd;
+	l->mask = 0;
+	l->connected = false;
+	ac->data = l;
+	ac->ev.data = l;
+	ac->ev.addRead = cluster_add_read;
+	ac->ev.delRead = cluster_del_read;
+	ac->ev.addWrite = cluster_add_write;
+	ac->ev.delWrite = cluster_del_write;
+	ac->ev.cleanup = cluster_cleanup;
+	redisAsyncSetConnectCallback(ac, cluster_on_connect);
+	redisAsyncSetDisconnectCallback(ac, cluster_on_disconnect);
+	return 0;
+}
+
+/* --- local users and what they are told ---------------------------------- */
+
+/* The named users, local (remote false) or remote, into a new array
+ * (free it) of *n entries; NULL when there are none or no memory. */
+static struct chat_user **
+cluster_users(struct cluster *cl, bool remote, size_t *n)
+{
+	struct hash_table *t = &cl->ch->users;
+	struct chat_user **v;
+
+	*n = 0;
+	if (t->count == 0 || (v = calloc(t->count, sizeof(*v))) == NULL)
+		return NULL;
+	for (struct hash_node *nd = hash_first(t); nd != NULL;
+	    nd = hash_next(t, nd)) {
+		struct chat_user *u = HASH_ENTRY(nd, struct chat_user, node.hnode);
+
+		if ((u->c == NULL) == remote)
+			v[(*n)++] = u;
+	}
+	return v;
+}
+
+/* One "* " line to a local user, in its protocol's form (the course's
+ * has none). */
+static void
+cluster_tell_one(struct cluster *cl, struct chat_user *u, const char *text)
+{
+	if (u->proto == CHAT_PROTO_LINE)
+		conn_reply(u->c, "* %s", text);
+	else if (u->proto == CHAT_PROTO_IRC)
+		conn_reply(u->c, ":%s NOTICE %s :* %s",
+		    chat_conf_now(cl->ch)->server_name, u->nick, text);
+}
+
+static void
+cluster_tell_all(struct cluster *cl, const char *text)
+{
+	size_t n;
+	struct chat_user **v = cluster_users(cl, false, &n);
+
+	for (size_t i = 0; i < n; i++)
+		cluster_tell_one(cl, v[i], text);
+	free(v);
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+/* A reply nobody waits for: only errors are counted. */
+static void
+cluster_on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+
+	(void)ac;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+		cluster_count_error(privdata);
+		svc_log(((struct cluster *)privdata)->ch->svc, LOG_LVL_WARNING,
+		    "cluster: redis: %s", reply->str);
+	}
+}
+
+static bool
+cluster_up_now(const struct cluster *cl)
+{
+	return cl->state == CLUSTER_UP && cl->pub.ac != NULL;
+}
+
+/* Publishes m on the channel; a MESSAGE also goes into the room's shared
+ * history. */
+static void
+cluster_publish(struct cluster *cl, struct cluster_msg *m)
+{
+	long hist = chat_conf_now(cl->ch)->history;
+	char key[CHAT_NAME_MAX + 1];
+	size_t len;
+	char *buf;
+
+	if (!cluster_up_now(cl))
+		return;
+	m->from = cl->id;
+	if ((buf = cluster_msg_encode(m, &len)) == NULL) {
+		cluster_count_error(cl);
+		return;
+	}
+	redisAsyncCommand(cl->pub.ac, cluster_on_reply, cl, "PUBLISH %s %b",
+	    cl->channel, buf, len);
+	if (m->type == CLUSTER_MESSAGE && hist > 0) {
+		cluster_lower(key, m->room);
+		redisAsyncCommand(cl->pub.ac, cluster_on_reply, cl,
+		    "LPUSH %s:hist:%s %b", cl->channel, key, buf, len);
+		redisAsyncCommand(cl->pub.ac, cluster_on_reply, cl,
+		    "LTRIM %s:hist:%s 0 %ld", cl->channel, key, hist - 1);
+	}
+	free(buf);
+}
+
+static void
+cluster_release(struct cluster *cl, const char *nick)
+{
+	char key[CHAT_NAME_MAX + 1];
+
+	if (!cluster_up_now(cl))
+		return;
+	cluster_lower(key, nick);
+	redisAsyncCommand(cl->pub.ac, cluster_on_reply, cl,
+	    "EVAL %s 1 %s:nick:%s %s", cluster_release_lua, cl->channel, key,
+	    cl->idhex);
+}
+
+/* --- remote users ---------------------------------------------------------- */
+
+static bool
+cluster_member(const struct chat_user *u, const struct chat_room *room)
+{
+	for (const struct chat_link *l = u->rooms; l != NULL; l = l->user_next)
+		if (l->room == room)
+			return true;
+	return false;
+}
+
+/* The remote user called nick, or NULL. */
+static struct chat_user *
+cluster_ghost_find(struct cluster *cl, const char *nick)
+{
+	struct chat_user *u = chat_user_find(cl->ch, nick);
+
+	return u != NULL && u->c == NULL ? u : NULL;
+}
+
+/* The remote user called nick on instance from, made if new; NULL when a
+ * local user has that name (both got it while Redis was away: the
+ * renewal sorts it out) or without memory. */
+static struct chat_user *
+cluster_ghost(struct cluster *cl, uint64_t from, const char *nick)
+{
+	struct chat_user *u = chat_user_find(cl->ch, nick);
+
+	if (u != NULL) {
+		if (u->c != NULL)
+			return NULL;
+		u->remote = from;
+		return u;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->proto = CHAT_PROTO_LINE;
+	u->remote = from;
+	if (chat_user_name(cl->ch, u, nick) != 0) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* A remote user goes: its rooms see it leave (reason, when loud), or
+ * not at all. */
+static void
+cluster_ghost_free(struct cluster *cl, struct chat_user *u, bool loud,
+    const char *reason)
+{
+	if (loud)
+		chat_user_depart(cl->ch, u, reason);
+	else
+		chat_user_drop(cl->ch, u);
+	free(u);
+}
+
+/* Every remote user of instance from (0: of every instance). */
+static void
+cluster_ghosts_free(struct cluster *cl, uint64_t from, bool only_stale,
+    bool loud, const char *reason)
+{
+	size_t n;
+	struct chat_user **v = cluster_users(cl, true, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if ((from == 0 || v[i]->remote == from) &&
+		    (!only_stale || v[i]->stale))
+			cluster_ghost_free(cl, v[i], loud, reason);
+	free(v);
+}
+
+static void
+cluster_peer_touch(struct cluster *cl, uint64_t id)
+{
+	struct cluster_peer *p;
+
+	for (p = cl->peers; p != NULL && p->id != id; p = p->next)
+		;
+	if (p == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			return;
+		p->id = id;
+		p->next = cl->peers;
+		cl->peers = p;
+	}
+	p->seen = ev_now(server.loop);
+}
+
+static void
+cluster_peers_free(struct cluster *cl)
+{
+	while (cl->peers != NULL) {
+		struct cluster_peer *p = cl->peers;
+
+		cl->peers = p->next;
+		free(p);
+	}
+}
+
+/* Instances silent too long are gone, and their users with them. */
+static void
+cluster_peers_check(struct cluster *cl)
+{
+	int64_t now = ev_now(server.loop);
+
+	for (struct cluster_peer **pp = &cl->peers; *pp != NULL;) {
+		struct cluster_peer *p = *pp;
+
+		if (now - p->seen <= CLUSTER_GONE_MS) {
+			pp = &p->next;
+			continue;
+		}
+		svc_log(cl->ch->svc, LOG_LVL_NOTICE, "cluster: instance %016"
+		    PRIx64 " is gone", p->id);
+		*pp = p->next;
+		cluster_ghosts_free(cl, p->id, false, true, "server gone");
+		free(p);
+	}
+}
+
+/* --- what the others say ---------------------------------------------------- */
+
+/* USER: the remote user is in exactly the rooms listed. */
+static void
+cluster_recv_user(struct cluster *cl, const struct cluster_msg *m)
+{
+	struct chat *ch = cl->ch;
+	struct chat_user *g = cluster_ghost(cl, m->from, m->nick);
+	char list[CLUSTER_TEXT_MAX + 1], *save = NULL;
+	struct chat_link *l, *next;
+
+	if (g == NULL)
+		return;
+	g->stale = false;
+	snprintf(list, sizeof(list), "%s", m->text != NULL ? m->text : "");
+	for (char *name = strtok_r(list, " ", &save); name != NULL;
+	    name = strtok_r(NULL, " ", &save)) {
+		struct chat_room *room = chat_room_get(ch, name);
+
+		if (room != NULL && !cluster_member(g, room) &&
+		    chat_room_join(ch, g, room) != 0)
+			chat_room_drop(ch, room);
+	}
+	for (l = g->rooms; l != NULL; l = next) {
+		const char *t = m->text != NULL ? m->text : "";
+		size_t n = strlen(l->room->name);
+		bool listed = false;
+
+		next = l->user_next;
+		for (const char *p = t; (p = strcasestr(p, l->room->name)) != NULL;
+		    p += n)
+			if ((p == t || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+				listed = true;
+		if (!listed)
+			chat_room_part(ch, g, l->room, NULL);
+	}
+}
+
+static void
+cluster_recv_nick(struct cluster *cl, const struct cluster_msg *m)
+{
+	struct chat_user *g = cluster_ghost_find(cl, m->nick);
+	struct chat_user *other = chat_user_find(cl->ch, m->text);
+
+	if (g == NULL) {
+		(void)cluster_ghost(cl, m->from, m->text);
+		return;
+	}
+	g->remote = m->from;
+	if (other != NULL && other != g)
+		cluster_ghost_free(cl, g, false, NULL);
+	else
+		(void)chat_user_rename(cl->ch, g, m->text);
+}
+
+static void
+cluster_recv_topic(struct cluster *cl, const struct cluster_msg *m)
+{
+	struct chat_room *room = chat_room_find(cl->ch, m->room);
+	struct chat_user *g;
+	char *t;
+
+	if (room == NULL || room->count == 0)
+		return;
+	if (m->silent) {
+		if ((t = strdup(m->text)) != NULL) {
+			free(room->topic);
+			room->topic = t;
+		}
+		return;
+	}
+	if ((g = cluster_ghost(cl, m->from, m->nick)) != NULL)
+		(void)chat_room_topic(cl->ch, g, room, m->text);
+}
+
+static void
+cluster_recv_say(struct cluster *cl, const struct cluster_msg *m)
+{
+	struct chat_room *room = chat_room_find(cl->ch, m->room);
+	struct chat_event ev = { .type = m->type == CLUSTER_ACTION ?
+	    CHAT_EV_ACTION : CHAT_EV_MESSAGE, .nick = m->nick, .text = m->text,
+	    .styled = m->styled, .notice = m->notice, .ch = cl->ch };
+
+	if (room == NULL)
+		return;
+	ev.room = room->name;
+	ev.user = cluster_ghost(cl, m->from, m->nick);
+	chat_say_event(cl->ch, room, &ev);
+}
+
+static void
+cluster_recv_private(struct cluster *cl, const struct cluster_msg *m)
+{
+	struct chat_user *to = chat_user_find(cl->ch, m->to);
+	struct chat_event ev = { .type = CHAT_EV_PRIVATE, .nick = m->nick,
+	    .text = m->text, .styled = m->styled, .notice = m->notice,
+	    .ch = cl->ch, .to = to };
+
+	if (to == NULL || to->c == NULL)
+		return;
+	ev.user = cluster_ghost(cl, m->from, m->nick);
+	(void)chat_private_event(cl->ch, &ev);
+}
+
+static void
+cluster_recv_room(struct cluster *cl, const struct cluster_msg *m)
+{
+	struct chat *ch = cl->ch;
+	struct chat_user *g;
+	struct chat_room *room;
+
+	if (m->type == CLUSTER_JOIN) {
+		if ((g = cluster_ghost(cl, m->from, m->nick)) == NULL ||
+		    (room = chat_room_get(ch, m->room)) == NULL)
+			return;
+		if (!cluster_member(g, room) && chat_room_join(ch, g, room) != 0)
+			chat_room_drop(ch, room);
+		else if (room->count == 0)
+			chat_room_drop(ch, room);
+		return;
+	}
+	if ((g = cluster_ghost_find(cl, m->nick)) != NULL &&
+	    (room = chat_room_find(ch, m->room)) != NULL &&
+	    cluster_member(g, room))
+		chat_room_part(ch, g, room, m->text);
+}
+
+static void cluster_announce(struct cluster *cl);
+
+static void
+cluster_receive(struct cluster *cl, const char *data, size_t len)
+{
+	char *store = malloc(len + 8);
+	struct cluster_msg m;
+	struct chat_user *g;
+
+	if (store == NULL)
+		return;
+	if (cluster_msg_decode(data, len, &m, store) != 0) {
+		cluster_count_error(cl);
+		free(store);
+		return;
+	}
+	if (m.from == cl->id) {
+		free(store);
+		return;
+	}
+	cluster_peer_touch(cl, m.from);
+	switch (m.type) {
+	case CLUSTER_MESSAGE:
+	case CLUSTER_ACTION:  cluster_recv_say(cl, &m); break;
+	case CLUSTER_JOIN:
+	case CLUSTER_PART:    cluster_recv_room(cl, &m); break;
+	case CLUSTER_QUIT:
+		if ((g = cluster_ghost_find(cl, m.nick)) != NULL)
+			cluster_ghost_free(cl, g, true, m.text);
+		break;
+	case CLUSTER_NICK:    cluster_recv_nick(cl, &m); break;
+	case CLUSTER_TOPIC:   cluster_recv_topic(cl, &m); break;
+	case CLUSTER_PRIVATE: cluster_recv_private(cl, &m); break;
+	case CLUSTER_USER:    cluster_recv_user(cl, &m); break;
+	case CLUSTER_SYNC: {
+		size_t n;
+		struct chat_user **v = cluster_users(cl, true, &n);
+
+		for (size_t i = 0; i < n; i++)
+			if (v[i]->remote == m.from)
+				v[i]->stale = true;
+		free(v);
+		cluster_announce(cl);
+		break;
+	}
+	case CLUSTER_END:
+		cluster_ghosts_free(cl, m.from, true, true, NULL);
+		break;
+	case CLUSTER_ALIVE:
+		break;
+	}
+	free(store);
+}
+
+/* --- the subscription ------------------------------------------------------- */
+
+static void
+cluster_on_sub(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r, **e;
+	struct cluster *cl = privdata;
+
+	if (reply == NULL || ac->data == NULL)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+		cluster_count_error(cl);
+		return;
+	}
+	e = reply->element;
+	if (e[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(e[0]->str, "subscribe") == 0) {
+		cl->subscribed = true;
+		if (cl->pub.connected)
+			cluster_up(cl);
+	} else if (strcmp(e[0]->str, "message") == 0 &&
+	    e[2]->type == REDIS_REPLY_STRING) {
+		cluster_receive(cl, e[2]->str, e[2]->len);
+	}
+}
+
+/* --- leases ------------------------------------------------------------------ */
+
+/* The renewal found u's name held by another instance: u is renamed
+ * NAME-XXXX, told, and the new name claimed. */
+static void
+cluster_collide(struct cluster *cl, const char *key)
+{
+	struct chat_user *u = chat_user_find(cl->ch, key);
+	char old[CHAT_NAME_MAX + 1], name[CHAT_NAME_MAX + 1], text[128];
+	int tries = 0;
+
+	if (u == NULL || u->c == NULL)
+		return;
+	memcpy(old, u->nick, sizeof(old));
+	do {
+		unsigned r = 0;
+
+		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+			r = (unsigned)rand();
+		snprintf(name, sizeof(name), "%.11s-%04x", old, r & 0xffff);
+	} while (chat_user_find(cl->ch, name) != NULL && ++tries < 8);
+	if (chat_user_rename(cl->ch, u, name) != 0)
+		return;
+	snprintf(text, sizeof(text), "%s is held on another server; you are "
+	    "now %s", old, u->nick);
+	cluster_tell_one(cl, u, text);
+	cluster_lower(name, u->nick);
+	redisAsyncCommand(cl->pub.ac, cluster_on_reply, cl,
+	    "EVAL %s 1 %s:nick:%s %s %d", cluster_claim_lua, cl->channel, name,
+	    cl->idhex, CLUSTER_LEASE_MS);
+}
+
+/* A renewal's answer; privdata is the lower-cased name, freed here. */
+static void
+cluster_on_renew(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+	char *key = privdata;
+	struct cluster_link *l = ac->data;
+
+	if (reply != NULL && l != NULL) {
+		if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0)
+			cluster_collide(l->cl, key);
+		else if (reply->type == REDIS_REPLY_ERROR)
+			cluster_count_error(l->cl);
+	}
+	free(key);
+}
+
+/* Claims or renews the lease of every local user's name, in one
+ * pipelined batch. */
+static void
+cluster_renew_all(struct cluster *cl)
+{
+	size_t n;
+	struct chat_user **v = cluster_users(cl, false, &n);
+
+	for (size_t i = 0; i < n && cluster_up_now(cl); i++) {
+		char *key = malloc(CHAT_NAME_MAX + 1);
+
+		if (key == NULL)
+			break;
+		cluster_lower(key, v[i]->nick);
+		redisAsyncCommand(cl->pub.ac, cluster_on_renew, key,
+		    "EVAL %s 1 %s:nick:%s %s %d", cluster_claim_lua, cl->channel,
+		    key, cl->idhex, CLUSTER_LEASE_MS);
+	}
+	free(v);
+}
+
+static void
+cluster_on_claim(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+	struct cluster_claim *c = privdata, **pp;
+	struct cluster *cl = c->cl;
+	struct chat_user *u = c->u;
+	int err = 0;
+
+	(void)ac;
+	for (pp = &cl->claims; *pp != NULL && *pp != c; pp = &(*pp)->next)
+		;
+	if (*pp == c)
+		*pp = c->next;
+	/* No answer (Redis went away): the local rule, which allowed it,
+	 * decides; the lease is claimed when Redis is back. */
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer == 0)
+		err = -EEXIST;
+	else if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		cluster_count_error(cl);
+	if (u != NULL) {
+		conn_resume(u->c);
+		c->done(cl->ch, u, c->name, err);
+	}
+	free(c);
+}
+
+int
+cluster_claim(struct chat *ch, struct chat_user *u, const char *name,
+    chat_claim_proc *done)
+{
+	struct cluster *cl = ch->cluster;
+	struct cluster_claim *c;
+	char key[CHAT_NAME_MAX + 1];
+
+	if (cl == NULL || !cluster_up_now(cl))
+		return 0;
+	cluster_lower(key, name);
+	for (c = cl->claims; c != NULL; c = c->next)
+		if (c->u != NULL && strcmp(c->key, key) == 0)
+			return -EEXIST;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	c->cl = cl;
+	c->u = u;
+	c->done = done;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	memcpy(c->key, key, sizeof(key));
+	if (redisAsyncCommand(cl->pub.ac, cluster_on_claim, c,
+	    "EVAL %s 1 %s:nick:%s %s %d", cluster_claim_lua, cl->channel, key,
+	    cl->idhex, CLUSTER_LEASE_MS) != REDIS_OK) {
+		free(c);
+		return 0;
+	}
+	c->next = cl->claims;
+	cl->claims = c;
+	conn_pause(u->c);
+	return -EINPROGRESS;
+}
+
+void
+cluster_forget(struct chat *ch, struct chat_user *u)
+{
+	if (ch->cluster == NULL)
+		return;
+	for (struct cluster_claim *c = ch->cluster->claims; c != NULL;
+	    c = c->next)
+		if (c->u == u)
+			c->u = NULL;
+}
+
+/* --- shared history ----------------------------------------------------------- */
+
+static void
+cluster_on_history(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+	struct cluster_fetch *f = privdata;
+	struct chat_room *room;
+
+	(void)ac;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    (room = chat_room_find(f->cl->ch, f->room)) == NULL ||
+	    room->hist_n > 0 || reply->elements == 0) {
+		free(f);
+		return;
+	}
+	/* Newest first in the list, oldest first in the ring. */
+	for (size_t i = reply->elements; i-- > 0;) {
+		redisReply *e = reply->element[i];
+		struct cluster_msg m;
+		char *store;
+
+		if (e->type != REDIS_REPLY_STRING ||
+		    (store = malloc(e->len + 8)) == NULL)
+			continue;
+		if (cluster_msg_decode(e->str, e->len, &m, store) == 0 &&
+		    m.type == CLUSTER_MESSAGE)
+			chat_hist_keep(f->cl->ch, room, m.nick, m.text);
+		free(store);
+	}
+	if (f->tell)
+		for (unsigned p = 0; p < CHAT_PROTOS; p++)
+			for (struct chat_link *l = room->members[p]; l != NULL;
+			    l = l->next)
+				if (l->user->c != NULL)
+					chat_hist_send(f->cl->ch, room, l->user);
+	free(f);
+}
+
+static void
+cluster_fetch_history(struct cluster *cl, const struct chat_room *room,
+    bool tell)
+{
+	long hist = chat_conf_now(cl->ch)->history;
+	struct cluster_fetch *f;
+	char key[CHAT_NAME_MAX + 1];
+
+	if (hist == 0 || !cluster_up_now(cl) ||
+	    (f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	f->cl = cl;
+	f->tell = tell;
+	snprintf(f->room, sizeof(f->room), "%s", room->name);
+	cluster_lower(key, room->name);
+	if (redisAsyncCommand(cl->pub.ac, cluster_on_history, f,
+	    "LRANGE %s:hist:%s 0 %ld", cl->channel, key, hist - 1) != REDIS_OK)
+		free(f);
+}
+
+void
+cluster_room_new(struct chat *ch, struct chat_room *room)
+{
+	if (ch->cluster != NULL)
+		cluster_fetch_history(ch->cluster, room, true);
+}
+
+/* --- connecting ---------------------------------------------------------------- */
+
+/* Publishes this instance's state: every local user with its rooms, the
+ * topics of the rooms they are in, then END. */
+static void
+cluster_announce(struct cluster *cl)
+{
+	size_t n;
+	struct chat_user **v = cluster_users(cl, false, &n);
+	struct cluster_msg m = { .type = CLUSTER_USER };
+
+	for (size_t i = 0; i < n; i++) {
+		char list[CHAT_NAME_MAX * 24 + 24 + 1];
+		size_t len = 0;
+
+		for (struct chat_link *l = v[i]->rooms; l != NULL &&
+		    len + CHAT_NAME_MAX + 2 < sizeof(list); l = l->user_next)
+			len += (size_t)sprintf(list + len, "%s%s", len ? " " : "",
+			    l->room->name);
+		list[len] = '\0';
+		m.nick = v[i]->nick;
+		m.text = len > 0 ? list : NULL;
+		cluster_publish(cl, &m);
+		for (struct chat_link *l = v[i]->rooms; l != NULL; l = l->user_next)
+			if (l->room->topic != NULL && l->room->topic[0] != '\0') {
+				struct cluster_msg t = { .type = CLUSTER_TOPIC,
+				    .silent = true, .nick = v[i]->nick,
+				    .room = l->room->name, .text = l->room->topic };
+
+				cluster_publish(cl, &t);
+			}
+	}
+	free(v);
+	m = (struct cluster_msg){ .type = CLUSTER_END };
+	cluster_publish(cl, &m);
+}
+
+/* Both connections are open and the channel subscribed. */
+static void
+cluster_up(struct cluster *cl)
+{
+	struct cluster_msg m = { .type = CLUSTER_SYNC };
+	struct chat_room **rooms;
+
+	if (cl->state != CLUSTER_CONNECTING)
+		return;
+	cl->state = CLUSTER_UP;
+	cl->backoff = CLUSTER_BACKOFF_MIN;
+	cl->ch->svc->stats.custom[CHAT_COUNTER_REDIS_UP] = 1;
+	if (cl->deadline != 0) {
+		ev_timer_del(server.loop, cl->deadline);
+		cl->deadline = 0;
+	}
+	svc_log(cl->ch->svc, LOG_LVL_NOTICE, "cluster: redis %s:%d connected, "
+	    "channel %s, instance %s", cl->host, cl->port, cl->channel,
+	    cl->idhex);
+	if (cl->told_down) {
+		cl->told_down = false;
+		cluster_tell_all(cl, CLUSTER_BACK_TEXT);
+	}
+	cluster_renew_all(cl);
+	cluster_publish(cl, &m);
+	cluster_announce(cl);
+	if ((rooms = calloc(cl->ch->rooms.count + 1, sizeof(*rooms))) != NULL) {
+		size_t n = chat_room_list(cl->ch, rooms);
+
+		/* Users who came before the first connection have not seen
+		 * it; after an outage they have seen their rooms go on. */
+		for (size_t i = 0; i < n; i++)
+			if (rooms[i]->hist_n == 0)
+				cluster_fetch_history(cl, rooms[i], !cl->ever_up);
+		free(rooms);
+	}
+	cl->ever_up = true;
+}
+
+static long cluster_retry(struct ev_loop *loop, long long id, void *data);
+
+static long
+cluster_connect_late(struct ev_loop *loop, long long id, void *data)
+{
+	struct cluster *cl = data;
+
+	(void)loop;
+	(void)id;
+	cl->deadline = 0;
+	if (cl->state == CLUSTER_CONNECTING)
+		cluster_lost(cl, "connect timed out");
+	return -1;
+}
+
+/* Opens both connections and asks for the subscription. */
+static void
+cluster_connect(struct cluster *cl)
+{
+	cl->state = CLUSTER_CONNECTING;
+	cl->subscribed = false;
+	if (cluster_link_open(cl, &cl->pub) != 0 ||
+	    cluster_link_open(cl, &cl->sub) != 0) {
+		cluster_count_error(cl);
+		cluster_lost(cl, "cannot connect");
+		return;
+	}
+	redisAsyncCommand(cl->sub.ac, cluster_on_sub, cl, "SUBSCRIBE %s",
+	    cl->channel);
+	cl->deadline = ev_timer_add(server.loop, CLUSTER_CONNECT_MS,
+	    cluster_connect_late, cl);
+}
+
+static long
+cluster_retry(struct ev_loop *loop, long long id, void *data)
+{
+	struct cluster *cl = data;
+
+	(void)loop;
+	(void)id;
+	cl->retry = 0;
+	if (cl->state == CLUSTER_DOWN)
+		cluster_connect(cl);
+	return -1;
+}
+
+/* A connection failed or closed: both are closed, the remote users
+ * vanish, users are told (once per outage), and a retry is due. */
+static void
+cluster_lost(struct cluster *cl, const char *why)
+{
+	bool was_up = cl->state == CLUSTER_UP;
+
+	if (cl->state == CLUSTER_DOWN)
+		return;
+	cl->state = CLUSTER_DOWN;
+	cl->ch->svc->stats.custom[CHAT_COUNTER_REDIS_UP] = 0;
+	cluster_ghosts_free(cl, 0, false, false, NULL);
+	cluster_peers_free(cl);
+	cluster_link_close(&cl->pub);
+	cluster_link_close(&cl->sub);
+	if (cl->deadline != 0) {
+		ev_timer_del(server.loop, cl->deadline);
+		cl->deadline = 0;
+	}
+	if (was_up) {
+		svc_log(cl->ch->svc, LOG_LVL_WARNING, "cluster: redis %s:%d "
+		    "lost (%s); rooms are local until it is back", cl->host,
+		    cl->port, why != NULL ? why : "error");
+		cluster_tell_all(cl, CLUSTER_DOWN_TEXT);
+		cl->told_down = true;
+	} else if (cl->backoff == CLUSTER_BACKOFF_MIN) {
+		svc_log(cl->ch->svc, LOG_LVL_WARNING, "cluster: redis %s:%d: %s; "
+		    "retrying", cl->host, cl->port, why != NULL ? why : "error");
+	}
+	if (cl->retry == 0)
+		cl->retry = ev_timer_add(server.loop, cl->backoff, cluster_retry,
+		    cl);
+	cl->backoff = cl->backoff * 2 > CLUSTER_BACKOFF_MAX ?
+	    CLUSTER_BACKOFF_MAX : cl->backoff * 2;
+}
+
+/* Every tick: the heartbeat, the leases, the instances gone silent. */
+static long
+cluster_tick(struct ev_loop *loop, long long id, void *data)
+{
+	struct cluster *cl = data;
+	struct cluster_msg m = { .type = CLUSTER_ALIVE };
+
+	(void)loop;
+	(void)id;
+	if (cluster_up_now(cl)) {
+		cluster_publish(cl, &m);
+		cluster_renew_all(cl);
+		cluster_peers_check(cl);
+	}
+	return CLUSTER_TICK_MS;
+}
+
+/* --- the hooks room.c calls -------------------------------------------------- */
+
+static const char cluster_type_of[] = {
+	[CHAT_EV_MESSAGE] = CLUSTER_MESSAGE, [CHAT_EV_ACTION] = CLUSTER_ACTION,
+	[CHAT_EV_JOIN] = CLUSTER_JOIN, [CHAT_EV_PART] = CLUSTER_PART,
+	[CHAT_EV_QUIT] = CLUSTER_QUIT, [CHAT_EV_NICK] = CLUSTER_NICK,
+	[CHAT_EV_TOPIC] = CLUSTER_TOPIC, [CHAT_EV_PRIVATE] = CLUSTER_PRIVATE,
+};
+
+void
+cluster_event(struct chat *ch, const struct chat_event *ev)
+{
+	struct cluster *cl = ch->cluster;
+	struct cluster_msg m = { .type = cluster_type_of[ev->type],
+	    .nick = ev->nick, .room = ev->room, .text = ev->text,
+	    .styled = ev->styled, .notice = ev->notice };
+	char a[CHAT_NAME_MAX + 1], b[CHAT_NAME_MAX + 1];
+
+	if (cl == NULL || ev->user == NULL || ev->user->c == NULL)
+		return;
+	if (ev->type == CHAT_EV_PRIVATE)
+		m.to = ev->to->nick;
+	if (ev->type == CHAT_EV_JOIN || ev->type == CHAT_EV_NICK ||
+	    ev->type == CHAT_EV_QUIT)
+		m.styled = NULL;
+	cluster_publish(cl, &m);
+	if (ev->type == CHAT_EV_QUIT) {
+		cluster_release(cl, ev->nick);
+	} else if (ev->type == CHAT_EV_NICK) {
+		cluster_lower(a, ev->nick);
+		cluster_lower(b, ev->text);
+		if (strcmp(a, b) != 0)
+			cluster_release(cl, ev->nick);
+	}
+}
+
+void
+cluster_named(struct chat *ch, const struct chat_user *u)
+{
+	struct cluster_msg m = { .type = CLUSTER_USER, .nick = u->nick };
+
+	if (ch->cluster != NULL && u->c != NULL)
+		cluster_publish(ch->cluster, &m);
+}
+
+/* --- start and stop ------------------------------------------------------------ */
+
+/* Splits "redis://HOST[:PORT]" into a new host string and a port; 0 or
+ * -EINVAL. */
+static int
+cluster_url_parse(const char *url, char **host, int *port)
+{
+	const char *h, *colon;
+	size_t n;
+	long p = 6379;
+	char *end;
+
+	if (strncmp(url, "redis://", 8) != 0)
+		return -EINVAL;
+	h = url + 8;
+	if (*h == '[') {
+		const char *close = strchr(h, ']');
+
+		if (close == NULL)
+			return -EINVAL;
+		n = (size_t)(close - h - 1);
+		h++;
+		colon = close[1] == ':' ? close + 1 : close[1] == '\0' ? NULL :
+		    h - 1;
+		if (colon == h - 1)
+			return -EINVAL;
+	} else {
+		colon = strrchr(h, ':');
+		n = colon != NULL ? (size_t)(colon - h) : strlen(h);
+	}
+	if (colon != NULL) {
+		errno = 0;
+		p = strtol(colon + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || end == colon + 1 || p < 1 ||
+		    p > 65535)
+			return -EINVAL;
+	}
+	if (n == 0 || n > 253 || memchr(h, '/', n) != NULL ||
+	    memchr(h, '@', n) != NULL)
+		return -EINVAL;
+	if (host != NULL && (*host = strndup(h, n)) == NULL)
+		return -ENOMEM;
+	*port = (int)p;
+	return 0;
+}
+
+const char *
+cluster_url_check(const char *url)
+{
+	int port;
+
+	if (cluster_url_parse(url, NULL, &port) != 0)
+		return "cluster: not redis://HOST:PORT";
+	return NULL;
+}
+
+int
+cluster_start(struct chat *ch, const char *url, const char *name)
+{
+	struct cluster *cl = calloc(1, sizeof(*cl));
+
+	if (cl == NULL)
+		return -ENOMEM;
+	if (cluster_url_parse(url, &cl->host, &cl->port) != 0 ||
+	    (cl->channel = strdup(name)) == NULL) {
+		free(cl->host);
+		free(cl);
+		return -EINVAL;
+	}
+	cl->ch = ch;
+	if (getrandom(&cl->id, sizeof(cl->id), GRND_NONBLOCK) !=
+	    sizeof(cl->id))
+		cl->id = (uint64_t)time(NULL) << 32 ^ (uint64_t)getpid() ^
+		    (uint64_t)ev_clock_us();
+	if (cl->id == 0)
+		cl->id = 1;
+	snprintf(cl->idhex, sizeof(cl->idhex), "%016" PRIx64, cl->id);
+	cl->backoff = CLUSTER_BACKOFF_MIN;
+	cl->state = CLUSTER_DOWN;
+	ch->cluster = cl;
+	cl->tick = ev_timer_add(server.loop, CLUSTER_TICK_MS, cluster_tick, cl);
+	cluster_connect(cl);
+	return 0;
+}
+
+void
+cluster_stop(struct chat *ch)
+{
+	struct cluster *cl = ch->cluster;
+
+	if (cl == NULL)
+		return;
+	cl->state = CLUSTER_DOWN;
+	if (cl->retry != 0)
+		ev_timer_del(server.loop, cl->retry);
+	if (cl->deadline != 0)
+		ev_timer_del(server.loop, cl->deadline);
+	ev_timer_del(server.loop, cl->tick);
+	cluster_link_close(&cl->pub);
+	cluster_link_close(&cl->sub);
+	cluster_ghosts_free(cl, 0, false, false, NULL);
+	cluster_peers_free(cl);
+	while (cl->claims != NULL) {
+		struct cluster_claim *c = cl->claims;
+
+		cl->claims = c->next;
+		free(c);
+	}
+	free(cl->host);
+	free(cl->channel);
+	free(cl);
+	ch->cluster = NULL;
+}

@@ -1,0 +1,290 @@
+"""chat's cluster (SPEC 7): two multid instances share their rooms through
+one Redis (tests/integration/redisserver.py): line users (raw sockets, as
+telnet) and an IRC user on different instances chat in one room, /msg
+reaches a user of the other instance, nick changes and quits are seen
+across, a nickname is unique across the cluster, /who, /rooms and NAMES
+list both instances, a killed instance's names free up within 30 s, and
+when Redis dies mid-chat each instance goes on locally, says so once,
+and shares again once Redis is back.
+
+Each instance listens with the line protocol on 127.0.0.1 and IRC on
+127.0.0.3; the server is called irc.test."""
+import socket
+import time
+
+import pytest
+
+from multid import LineClient, config, listen_group, service
+from redisserver import RedisServer
+
+LINE = "127.0.0.1"
+IRC = "127.0.0.3"
+SRV = "irc.test"
+DOWN = "* the cluster is unreachable; rooms are local for now"
+BACK = "* the cluster is back; rooms are shared again"
+
+
+def chat_conf(url, extra=""):
+    return config(service("chat", "chat", [
+        "tcp://%s:0" % LINE, listen_group("tcp://%s:0" % IRC, "irc")],
+        'server_name = "%s"; cluster = "%s"; cluster_name = "t"; %s' % (
+            SRV, url, extra)))
+
+
+def addr(d, host):
+    d._parse_listeners()
+    for kind, h, port in d.listeners.get("chat", []):
+        if kind == "tcp" and h == host:
+            return h, port
+    raise KeyError("chat has no listener on %s: %s" % (host, d.listeners))
+
+
+class Line(LineClient):
+    """A line user (what telnet sends); logs in when given a name."""
+
+    def __init__(self, d, name=None):
+        s = socket.create_connection(addr(d, LINE), timeout=5)
+        super().__init__(sock=s, end=b"\r\n", sep=b"\r\n")
+        self.name = name
+        self.until("* choose a nickname")
+        if name is not None:
+            self.send(name)
+            self.until("* hello " + name)
+
+    def until(self, *parts, timeout=None):
+        return self.read_until(lambda l: any(p in l for p in parts),
+                               timeout=timeout)
+
+
+class Irc(LineClient):
+    def __init__(self, d, nick):
+        s = socket.create_connection(addr(d, IRC), timeout=5)
+        super().__init__(sock=s, end=b"\r\n", sep=b"\r\n")
+        self.nick = nick
+        self.send("NICK " + nick)
+        self.send("USER %s 0 * :Real %s" % (nick, nick))
+        self.until(" 376 " + nick + " ", " 422 " + nick + " ")
+
+    def until(self, *parts, timeout=None):
+        return self.read_until(lambda l: any(p in l for p in parts),
+                               timeout=timeout)
+
+
+def eventually(pred, timeout=10.0, step=0.1):
+    """Calls pred until it returns something true; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError("not within %.1f s: %r" % (timeout, got))
+        time.sleep(step)
+
+
+def who(c):
+    c.send("/who")
+    return c.until("* lobby: ")[-1]
+
+
+def sees(c, nick):
+    """Waits until c's /who lists nick (the other instance is in)."""
+    eventually(lambda: nick in who(c).split(": ", 1)[1].split(", "))
+
+
+@pytest.fixture
+def redis():
+    r = RedisServer()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def pair(start, redis):
+    a = start(chat_conf(redis.url()))
+    b = start(chat_conf(redis.url()))
+    return a, b
+
+
+def test_rooms_messages_and_lists_span_instances(pair):
+    a, b = pair
+    alice = Line(a, "alice")
+    bob = Line(b, "bob")
+    alice.until("* bob joined", timeout=10)
+    alice.send("hello from a")
+    assert bob.until("<alice>")[-1] == "<alice> hello from a"
+    bob.send("hi from b")
+    assert alice.until("<bob>")[-1] == "<bob> hi from b"
+    bob.send("/me waves")
+    assert alice.until("* bob waves")[-1] == "* bob waves"
+
+    # An IRC user on b, in the same room.
+    carol = Irc(b, "carol")
+    carol.send("JOIN #lobby")
+    names = carol.until(" 353 carol ")[-1]
+    assert set(names.split(":")[-1].split()) == {"alice", "bob", "carol"}
+    carol.until(" 366 carol ")
+    assert alice.until("* carol joined")[-1] == "* carol joined"
+    assert who(alice) == "* lobby: alice, bob, carol"
+    alice.send("to everybody")
+    assert carol.until("PRIVMSG #lobby")[-1] == (
+        ":alice!alice@%s PRIVMSG #lobby :to everybody" % SRV)
+    carol.send("PRIVMSG #lobby :from irc")
+    assert alice.until("<carol>")[-1] == "<carol> from irc"
+    carol.send("PRIVMSG #lobby :\x01ACTION dances\x01")
+    assert alice.until("* carol dances")[-1] == "* carol dances"
+
+    # /msg both ways across the instances.
+    alice.send("/msg carol psst")
+    assert carol.until("PRIVMSG carol")[-1] == (
+        ":alice!alice@%s PRIVMSG carol :psst" % SRV)
+    carol.send("PRIVMSG alice :hey you")
+    assert alice.until("*carol*")[-1] == "*carol* hey you"
+    bob.send("/msg alice quiet")
+    assert alice.until("*bob*")[-1] == "*bob* quiet"
+    alice.send("/msg nobody x")
+    assert alice.until("! ")[-1].startswith("! no such user")
+
+    # WHOIS and WHO see the other instance's users.
+    carol.send("WHOIS alice")
+    assert carol.until(" 311 carol alice ")[-1].endswith(":on another server")
+    carol.until(" 318 carol alice ")
+    carol.send("LIST")
+    assert " 322 carol #lobby 3 :" in carol.until(" 322 carol #lobby ")[-1]
+    carol.until(" 323 ")
+
+    # A room of the other instance shows in /rooms.
+    bob.send("/join kitchen")
+    bob.until("* you are in kitchen")
+    alice.until("* bob left")
+
+    def rooms():
+        alice.send("/rooms")
+        return alice.until("* rooms:")[-1]
+    eventually(lambda: "kitchen (1)" in rooms())
+    assert rooms() == "* rooms: kitchen (1), lobby (2)"
+
+    # Nick changes and quits are seen across.
+    carol.send("NICK caroline")
+    assert alice.until("is now")[-1] == "* carol is now caroline"
+    carol.send("QUIT :off to bed")
+    assert alice.until("left")[-1] == "* caroline left (off to bed)"
+    assert who(alice) == "* lobby: alice"
+
+
+def test_nickname_unique_across_instances(pair, redis):
+    a, b = pair
+    alice = Line(a, "alice")
+    x = Line(b)
+    x.send("alice")
+    assert x.until("! ")[-1] == "! nickname alice is taken, try another"
+    x.send("ALICE")
+    assert x.until("! ")[-1] == "! nickname ALICE is taken, try another"
+    irc = Irc(b, "ivan")
+    irc.send("NICK Alice")
+    assert irc.until(" 433 ")[-1].startswith(":%s 433 ivan Alice " % SRV)
+    x.send("xavier")
+    x.until("* hello xavier")
+    x.send("/nick alice")
+    assert x.until("! ")[-1] == "! nickname alice is taken, try another"
+    # The lease is in Redis under the cluster's name.
+    assert redis.cli("EXISTS", "t:nick:alice").strip() == "1"
+
+    # A rename frees the old name at once; the new one is held.
+    alice.send("/nick alicia")
+    alice.until("* you are now alicia")
+
+    def take(c, name):
+        c.send("/nick " + name)
+        return c.until("* you are now", "! ")[-1]
+    assert eventually(lambda: take(x, "alice") == "* you are now alice")
+    assert take(x, "alicia") == "! nickname alicia is taken, try another"
+
+    # Quitting frees it too.
+    alice.send("/quit")
+    alice.expect_closed()
+    assert eventually(lambda: take(x, "Alicia") == "* you are now Alicia")
+
+
+def test_killed_instance_names_free_within_30s(pair):
+    a, b = pair
+    watcher = Line(a, "watcher")
+    alice = Line(b, "alice")
+    sees(watcher, "alice")
+    b.kill()
+    alice.close()
+    x = Line(a)
+    x.send("alice")
+    assert x.until("! ")[-1] == "! nickname alice is taken, try another"
+    t0 = time.monotonic()
+
+    def take():
+        x.send("alice")
+        return x.until("* hello", "! ")[-1].startswith("* hello alice")
+    eventually(take, timeout=45, step=1)
+    # The lease lasts 30 s, renewed every 5 s; the instance is given up
+    # after 20 s of silence.
+    assert time.monotonic() - t0 < 40
+    assert "* alice left (server gone)" in watcher.until("left")
+
+
+def test_redis_away_and_back(pair, redis):
+    a, b = pair
+    alice = Line(a, "alice")
+    bob = Line(b, "bob")
+    sees(alice, "bob")
+    alice.send("before")
+    assert bob.until("<alice>")[-1] == "<alice> before"
+
+    redis.kill()
+    assert alice.until(DOWN)[-1] == DOWN
+    assert bob.until(DOWN)[-1] == DOWN
+    # Local chat goes on, and remote users are gone from the lists.
+    amy = Line(a, "amy")
+    alice.until("* amy joined")
+    amy.send("local only")
+    assert alice.until("<amy>")[-1] == "<amy> local only"
+    assert who(alice) == "* lobby: alice, amy"
+    bob.send("nobody hears this on a")
+    bob.expect_silence(0.5)
+
+    redis.start()
+    assert alice.until(BACK, timeout=15)[-1] == BACK
+    assert bob.until(BACK, timeout=15)[-1] == BACK
+    sees(alice, "bob")
+    sees(bob, "amy")
+    alice.send("after")
+    assert bob.until("<alice>")[-1] == "<alice> after"
+    bob.send("me too")
+    assert amy.until("<bob>")[-1] == "<bob> me too"
+    # The leases are claimed again.
+    assert redis.cli("GET", "t:nick:amy").strip() != ""
+    x = Line(b)
+    x.send("amy")
+    assert x.until("! ")[-1] == "! nickname amy is taken, try another"
+
+
+def test_history_is_shared(start, redis):
+    a = start(chat_conf(redis.url(), "history = 5;"))
+    alice = Line(a, "alice")
+    for i in range(7):
+        alice.send("line %d" % i)
+    b = start(chat_conf(redis.url(), "history = 5;"))
+    bob = Line(b)
+    bob.send("bob")
+    got = bob.until("<alice> line 6", timeout=10)
+    assert [l for l in got if l.startswith("<")] == [
+        "<alice> line %d" % i for i in range(2, 7)]
+
+
+def test_redis_absent_at_start(start, redis):
+    redis.kill()
+    a = start(chat_conf(redis.url()))
+    alice = Line(a, "alice")
+    alice.send("alone")
+    redis.start()
+    b = start(chat_conf(redis.url()))
+    bob = Line(b, "bob")
+    eventually(lambda: "alice" in who(bob), timeout=15)
+    bob.send("found you")
+    assert alice.until("<bob>")[-1] == "<bob> found you"
