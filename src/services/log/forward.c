@@ -321,13 +321,13 @@ fwd_on_ack_poll(struct ev_loop *loop, long long id, void *data)
 	return -1;
 }
 
-void
-forward_flush(struct log_forward *fw)
+/* Writes what the socket takes; EV_WRITABLE is armed while it is full.
+ * Acknowledgements are then polled for while some are owed. */
+static void
+fwd_write(struct log_forward *fw)
 {
 	ssize_t n;
 
-	if (fw->state != FWD_UP)
-		return;
 	while (fw->sent < fw->end) {
 		n = send(fw->fd, fw->buf + (fw->sent - fw->base),
 		    fw->end - fw->sent, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -335,7 +335,7 @@ forward_flush(struct log_forward *fw)
 			fw->sent += (uint64_t)n;
 		} else if (n < 0 && errno == EAGAIN) {
 			if (!fw->watching && ev_add(server.loop, fw->fd,
-			    EV_WRITABLE, fwd_on_event, fw) == 0)
+			    EV_READABLE | EV_WRITABLE, fwd_on_event, fw) == 0)
 				fw->watching = true;
 			break;
 		} else if (n == 0 || errno != EINTR) {
@@ -347,10 +347,18 @@ forward_flush(struct log_forward *fw)
 		ev_del(server.loop, fw->fd, EV_WRITABLE);
 		fw->watching = false;
 	}
-	fwd_acked(fw);
 	if (fw->rec < fw->sent && fw->ack_timer == 0)
 		fw->ack_timer = ev_timer_add(server.loop, FWD_ACK_POLL_MS,
 		    fwd_on_ack_poll, fw);
+}
+
+/* Before the loop sleeps: the records queued meanwhile go out, unless
+ * the socket is full (EV_WRITABLE then says when it has room). */
+void
+forward_flush(struct log_forward *fw)
+{
+	if (fw->state == FWD_UP && !fw->watching && fw->sent < fw->end)
+		fwd_write(fw);
 }
 
 /* The collector sends nothing: readable means it closed or failed. */
@@ -383,7 +391,7 @@ fwd_up(struct log_forward *fw)
 		    fw->name);
 	fw->logged_ms = 0;
 	fw->quiet = 0;
-	forward_flush(fw);
+	fwd_write(fw);
 }
 
 /* Every event of the socket: connect finished, the collector closed,
@@ -421,7 +429,7 @@ fwd_on_event(struct ev_loop *loop, int fd, void *data, int mask)
 			return;
 	}
 	if (mask & EV_WRITABLE)
-		forward_flush(fw);
+		fwd_write(fw);
 }
 
 /* Connects to the next address; once every one failed (the last with
@@ -641,7 +649,7 @@ fwd_drain(struct log_forward *fw, int wait_ms)
 
 		if (fw->sent < fw->end) {
 			if (poll(&pfd, 1, (int)left) > 0)
-				forward_flush(fw);
+				fwd_write(fw);
 		} else {
 			poll(NULL, 0, left < 10 ? (int)left : 10);
 			fwd_acked(fw);

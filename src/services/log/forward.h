@@ -69,7 +69,8 @@ void forward_reconfigure(struct log_forward *fw, const char *url,
 /* Queues a record; false (counted as dropped) when the queue is full. */
 bool forward_record(struct log_forward *fw, const struct syslog_msg *m,
     bool cut, const struct forward_origin *org);
-/* Writes what the connection takes without waiting. */
+/* Before the loop sleeps: writes what the connection takes without
+ * waiting. */
 void forward_flush(struct log_forward *fw);
 /* Stops forwarding, first writing the queue for up to wait_ms while
  * connected; what is left is reported. */
