@@ -223,6 +223,59 @@ def test_a_full_queue_drops_and_counts(start, tmp_path):
         r.cleanup()
 
 
+def read_frames(conn, count, timeout=10):
+    """Reads octet-counted frames from conn until count came whole."""
+    conn.settimeout(timeout)
+    data, frames = b"", []
+    while len(frames) < count:
+        chunk = conn.recv(1 << 16)
+        assert chunk, "the connection ended after %d frames" % len(frames)
+        data += chunk
+        while b" " in data[:12]:
+            n, rest = data.split(b" ", 1)
+            if len(rest) < int(n):
+                break
+            frames.append(rest[:int(n)])
+            data = rest[int(n):]
+    assert data == b""
+    return frames
+
+
+def test_a_record_cut_by_a_broken_connection_is_sent_again_whole(start):
+    """A collector with a small receive window takes part of a large
+    record and resets the connection: the record is sent again from its
+    start on the next connection, and the one before it, which the
+    collector acknowledged, is not."""
+    tok = uuid.uuid4().hex[:8]
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    lsock.settimeout(10)
+    try:
+        d = start(config(log_service(
+            "tcp://127.0.0.1:%d" % lsock.getsockname()[1],
+            "max_message = 65536;")))
+        c1, _ = lsock.accept()
+        send(d, [b"<13>small " + tok.encode()])
+        assert read_frames(c1, 1)[0].endswith(b" small " + tok.encode())
+        big = ("big %s " % tok) + "y" * 60000
+        send(d, [b"<13>" + big.encode()])
+        time.sleep(0.5)           # part of it fills our window
+        c1.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                      b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c1.close()                # a reset
+        c2, _ = lsock.accept()
+        frames = read_frames(c2, 1)
+        assert len(frames) == 1 and frames[0].endswith(big.encode())
+        c2.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            c2.recv(1)            # nothing more, the small one not again
+        c2.close()
+    finally:
+        lsock.close()
+
+
 # --- addresses -------------------------------------------------------------
 
 def test_ipv6_and_host_names(start, tmp_path):
