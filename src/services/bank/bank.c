@@ -1,8 +1,11 @@
 /*
  * bank.c - the bank service: its protocol, sessions and replies.  The
- * accounts live in a store (store.h: SQLite now, PostgreSQL next).
+ * accounts live in a store (store.h): one SQLite file, or a PostgreSQL
+ * database that several instances share.
  *
- * Key: database (the SQLite file, created with its schema if missing).
+ * Keys: backend ("sqlite", the default, or "postgresql"); database (the
+ * SQLite file, created with its schema if missing); conninfo (libpq's
+ * connection string or URI, for postgresql).
  *
  * The reactor thread only parses commands and sends replies.  Everything
  * that may wait runs elsewhere, and each step calls back here when done:
@@ -36,6 +39,7 @@
 #include "../../server.h"
 #include "bank_amount.h"
 #include "store.h"
+#include "store_pg.h"
 
 #define BANK_SECRET_MIN    4          /* secret bytes, at least */
 #define BANK_SECRET_MAX    72         /* and at most */
@@ -51,34 +55,90 @@ _Static_assert(BANK_SECRET_MAX <= PASSWD_SECRET_MAX, "secrets fit");
 
 /* ---- configuration --------------------------------------------------- */
 
+#define BANK_DATABASE_DEF  "/var/lib/multid/bank.db" /* sqlite's file */
+
+/* Where the accounts live. */
+enum bank_backend {
+	BANK_SQLITE,                  /* one file (database) */
+	BANK_POSTGRESQL,              /* a shared database (conninfo) */
+};
+
+static const char *const bank_backend_words[] = {
+	[BANK_SQLITE] = "sqlite", [BANK_POSTGRESQL] = "postgresql", NULL
+};
+
 struct bank_conf {
-	char *database;               /* path of the SQLite file */
+	int   backend;                /* enum bank_backend */
+	char *database;               /* path of the SQLite file; NULL until
+	                                 configure sets the default */
+	char *conninfo;               /* PostgreSQL's connection string */
 };
 
 static const struct bank_conf bank_defaults = {
-	.database = "/var/lib/multid/bank.db",
+	.backend = BANK_SQLITE,
 };
 
 static const struct cfg_key bank_keys[] = {
+	{ "backend", CFG_ENUM, offsetof(struct bank_conf, backend), 0, 0,
+	  bank_backend_words },
 	{ "database", CFG_PATH, offsetof(struct bank_conf, database), 1, 4096,
 	  NULL },
+	{ "conninfo", CFG_STRING, offsetof(struct bank_conf, conninfo), 1,
+	  4096, NULL },
 	CFG_KEY_END
 };
 
 static const struct svc_counter bank_counters[] = {
 	{ "multid_bank_commits_total",
 	  "Durable commits, each holding one or more operations." },
+	{ "multid_backend_up{backend=\"postgresql\"}",
+	  "Whether the shared backend is connected (1) or not (0)." },
+	{ "multid_bank_backend_errors_total",
+	  "Errors of the bank's database: lost connections, failed statements." },
 	{ NULL, NULL }
 };
 
-enum { BANK_COUNTER_COMMITS };        /* index in bank_counters */
+enum {                                /* indexes in bank_counters */
+	BANK_COUNTER_COMMITS, BANK_COUNTER_UP, BANK_COUNTER_ERRORS
+};
+
+/* Checks the keys together: each backend has its own key for where the
+ * accounts are, and sqlite's file has a default. */
+static const char *
+bank_configure(struct svc_conf *sc)
+{
+	static char phrase[300];      /* configure runs on one thread */
+	struct bank_conf *bc = sc->tconf;
+	char why[200];
+
+	if (bc->backend == BANK_POSTGRESQL) {
+		if (bc->database != NULL)
+			return "database is the sqlite backend's file; "
+			    "postgresql takes conninfo";
+		if (bc->conninfo == NULL)
+			return "backend \"postgresql\" needs conninfo";
+		if (!bank_pg_conninfo_check(bc->conninfo, why, sizeof(why))) {
+			snprintf(phrase, sizeof(phrase), "conninfo: %s", why);
+			return phrase;
+		}
+		return NULL;
+	}
+	if (bc->conninfo != NULL)
+		return "conninfo needs backend = \"postgresql\"";
+	if (bc->database == NULL &&
+	    (bc->database = strdup(BANK_DATABASE_DEF)) == NULL)
+		return "out of memory";
+	return NULL;
+}
 
 /* ---- state ------------------------------------------------------------ */
 
 /* The running service. */
 struct bank {
 	struct svc         *svc;      /* for its counters and log lines */
-	char               *path;     /* the database in use */
+	int                 backend;  /* enum bank_backend in use */
+	char               *path;     /* the database in use: the file, or
+	                                 the connection string */
 	struct bank_store  *store;    /* the accounts */
 	struct passwd_pool *hasher;   /* the yescrypt threads */
 	bool                stopping; /* the stop hook has begun */
@@ -217,6 +277,7 @@ op_reply_store(struct bank_op *op)
 	case BANK_FAILED:
 		op_reply(op, "ERR storage failure, try again");
 		return;
+	case BANK_UNAVAILABLE:  op_reply(op, "ERR unavailable"); return;
 	}
 	if (req->op == BANK_OP_CREATE) {
 		op->login = true;
@@ -320,7 +381,8 @@ bank_store_done(struct bank_req *req)
 	struct bank_op *op = (struct bank_op *)((char *)req -
 	    offsetof(struct bank_op, req));
 
-	if (req->op != BANK_OP_FIND || req->status == BANK_FAILED) {
+	if (req->op != BANK_OP_FIND || req->status == BANK_FAILED ||
+	    req->status == BANK_UNAVAILABLE) {
 		op_reply_store(op);
 	} else {
 		op->found = req->status == BANK_OK;
@@ -724,18 +786,30 @@ bank_free(struct bank *b)
 	free(b);
 }
 
+/* The configured place of the accounts: the file or the conninfo. */
+static const char *
+bank_where(const struct bank_conf *bc)
+{
+	return bc->backend == BANK_POSTGRESQL ? bc->conninfo : bc->database;
+}
+
 static int
 bank_start(struct svc *svc)
 {
 	const struct bank_conf *bc = SVC_CONF(svc, struct bank_conf);
 	struct bank *b = calloc(1, sizeof(*b));
+	struct bank_store_meters meters = {
+		.up = &svc->stats.custom[BANK_COUNTER_UP],
+		.errors = &svc->stats.custom[BANK_COUNTER_ERRORS],
+	};
 	int rc;
 
-	if (b == NULL || (b->path = strdup(bc->database)) == NULL) {
+	if (b == NULL || (b->path = strdup(bank_where(bc))) == NULL) {
 		free(b);
 		return -ENOMEM;
 	}
 	b->svc = svc;
+	b->backend = bc->backend;
 	b->hasher = passwd_start(server.loop, "multid-bank-pw",
 	    BANK_HASH_THREADS, &rc);
 	if (b->hasher == NULL) {
@@ -747,14 +821,17 @@ bank_start(struct svc *svc)
 		bank_free(b);
 		return rc;
 	}
-	b->store = bank_store_open(&bank_store_sqlite, b->path, svc,
-	    server.loop, &rc);
+	b->store = bank_store_open(b->backend == BANK_POSTGRESQL ?
+	    &bank_store_pg : &bank_store_sqlite, b->path, svc, server.loop,
+	    &meters, &rc);
 	if (b->store == NULL) {
 		bank_free(b);
 		return rc;
 	}
 	svc->state = b;
-	svc_log(svc, LOG_LVL_INFO, "using %s", b->path);
+	/* A connection string may hold a password: it is not logged. */
+	if (b->backend == BANK_SQLITE)
+		svc_log(svc, LOG_LVL_INFO, "using %s", b->path);
 	return 0;
 }
 
@@ -781,9 +858,19 @@ bank_reconfigure(struct svc *svc)
 	const struct bank_conf *bc = SVC_CONF(svc, struct bank_conf);
 	struct bank *b = svc->state;
 
-	if (b != NULL && strcmp(bc->database, b->path) != 0)
+	if (b == NULL)
+		return;
+	if (bc->backend != b->backend)
+		svc_log(svc, LOG_LVL_WARNING, "backend %s takes effect after a "
+		    "restart; still using %s", bank_backend_words[bc->backend],
+		    bank_backend_words[b->backend]);
+	else if (strcmp(bank_where(bc), b->path) != 0 &&
+	    b->backend == BANK_SQLITE)
 		svc_log(svc, LOG_LVL_WARNING, "database %s takes effect after a "
 		    "restart; still using %s", bc->database, b->path);
+	else if (strcmp(bank_where(bc), b->path) != 0)
+		svc_log(svc, LOG_LVL_WARNING, "conninfo takes effect after a "
+		    "restart; still using the one of the start");
 }
 
 const struct service_type bank_service = {
@@ -796,6 +883,7 @@ const struct service_type bank_service = {
 	.busy = "ERR busy\r\n",
 	.too_long = "ERR line too long",
 	.counters = bank_counters,
+	.configure = bank_configure,
 	.start = bank_start,
 	.reconfigure = bank_reconfigure,
 	.stop = bank_stop,

@@ -118,8 +118,12 @@ bank_store_submit(struct bank_store *s, struct bank_req *req,
 	req->error[0] = '\0';
 	req->entries = NULL;
 	req->nentries = 0;
+	req->wrote = false;
 	req->job.run = NULL;
 	req->job.done = bank_store_done;
+	req->job.next = NULL;
+	if (s->ops->submit != NULL)
+		return s->ops->submit(s, req);
 	return worker_submit(s->worker, &req->job);
 }
 
@@ -129,9 +133,21 @@ bank_store_commits(struct bank_store *s)
 	return atomic_load(&s->commits);
 }
 
+/* An asynchronous store: no thread, it runs on the reactor. */
+static struct bank_store *
+bank_store_start(struct bank_store *s, struct ev_loop *loop, int *err)
+{
+	if ((*err = s->ops->start(s, loop)) != 0) {
+		s->ops->close(s);
+		return NULL;
+	}
+	return s;
+}
+
 struct bank_store *
 bank_store_open(const struct bank_store_ops *ops, const char *where,
-    struct svc *svc, struct ev_loop *loop, int *err)
+    struct svc *svc, struct ev_loop *loop,
+    const struct bank_store_meters *meters, int *err)
 {
 	struct bank_store *s = NULL;
 	struct worker_config wc = {
@@ -144,6 +160,10 @@ bank_store_open(const struct bank_store_ops *ops, const char *where,
 	s->ops = ops;
 	s->svc = svc;
 	atomic_init(&s->commits, 0);
+	if (meters != NULL)
+		s->meters = *meters;
+	if (ops->submit != NULL)
+		return bank_store_start(s, loop, err);
 	wc.ctx = s;
 	if ((*err = ops->schema(s)) == 0 &&
 	    (s->worker = worker_start(loop, &wc, err)) == NULL)

@@ -10,9 +10,13 @@
  * thread (worker.h), grouped: every request queued while the previous
  * group was committing runs in one transaction with one commit, so one
  * fsync serves them all (group commit, as PostgreSQL flushes the WAL of
- * every backend waiting on it at once).  A store whose client library
- * has its own asynchronous mode (libpq's pipeline) may later get a front
- * of its own; the protocol side does not change.
+ * every backend waiting on it at once).
+ *
+ * A store whose client library has an asynchronous mode of its own
+ * (PostgreSQL: libpq's pipeline, store_pg.c) is its own front instead: it
+ * fills in start and submit, runs on the reactor thread, and calls each
+ * request's callback there; the blocking operations stay NULL.  The
+ * protocol side is the same for both.
  *
  * Inside a group, each operation stands alone: a refused or failed one
  * leaves no change behind, and the others go on.  Only when the store
@@ -55,6 +59,8 @@ enum bank_status {
 	BANK_LIMIT,                   /* a balance would pass its limit */
 	BANK_NO_MEMORY,               /* HISTORY: no room for the lines */
 	BANK_FAILED,                  /* the storage failed; nothing changed */
+	BANK_UNAVAILABLE,             /* the database cannot be reached; a
+	                                 write may or may not have been made */
 };
 
 /* What a history line says happened. */
@@ -106,6 +112,7 @@ struct bank_req {
 	long               nentries;  /* how many */
 	bool               wrote;     /* it changed the store */
 	char               error[160]; /* a storage failure, for the log */
+	unsigned           tries;     /* an asynchronous store's attempts */
 };
 
 struct bank_store;
@@ -115,14 +122,23 @@ struct bank_store;
  * thread has ended.  An operation returns 0 with req->status set (a
  * refusal changes nothing), -EIO when it failed alone (nothing changed,
  * req->error says why), or -ECANCELED when the store lost the whole
- * transaction. */
+ * transaction.
+ *
+ * An asynchronous store fills in open, start, submit and close only; all
+ * four run on the reactor thread. */
 struct bank_store_ops {
-	const char *name;             /* "sqlite" */
+	const char *name;             /* "sqlite", "postgresql" */
 	/* Opens the store at where (a path, a connection string); 0 or a
 	 * negative errno, logged through svc. */
 	int  (*open)(struct bank_store **s, const char *where, struct svc *svc);
 	/* Checks the store is the bank's and creates or upgrades its schema. */
 	int  (*schema)(struct bank_store *s);
+	/* Asynchronous: begins serving on loop (connecting, and setting up
+	 * the schema, in the background); 0 or a negative errno. */
+	int  (*start)(struct bank_store *s, struct ev_loop *loop);
+	/* Asynchronous: takes req; req->done runs later on the reactor, never
+	 * inside this call.  0, or -ESHUTDOWN once the store is closing. */
+	int  (*submit)(struct bank_store *s, struct bank_req *req);
 	/* A group: begin, its operations, then commit (or rollback). */
 	int  (*begin)(struct bank_store *s, struct bank_req *first);
 	int  (*commit)(struct bank_store *s, struct bank_req *first);
@@ -137,20 +153,31 @@ struct bank_store_ops {
 	void (*close)(struct bank_store *s);
 };
 
+/* Where a store shows the state of its backend: two of the service's own
+ * counters, kept up to date on the reactor thread (NULL: not shown). */
+struct bank_store_meters {
+	uint64_t *up;                 /* 1 while the backend serves, else 0 */
+	uint64_t *errors;             /* backend errors so far */
+};
+
 /* The part every store begins with; the front's fields are its own. */
 struct bank_store {
 	const struct bank_store_ops *ops; /* its kind */
 	struct svc     *svc;          /* for log lines */
 	struct worker  *worker;       /* the store's thread */
 	atomic_uint_least64_t commits; /* groups that wrote, committed */
+	struct bank_store_meters meters; /* its backend's state */
 };
 
 extern const struct bank_store_ops bank_store_sqlite;
+extern const struct bank_store_ops bank_store_pg;
 
 /* Opens a store of kind ops at where, sets up its schema and starts its
- * thread; NULL with *err set to a negative errno (already logged). */
+ * thread (an asynchronous store: starts it on loop); NULL with *err set
+ * to a negative errno (already logged).  meters may be NULL. */
 struct bank_store *bank_store_open(const struct bank_store_ops *ops,
-    const char *where, struct svc *svc, struct ev_loop *loop, int *err);
+    const char *where, struct svc *svc, struct ev_loop *loop,
+    const struct bank_store_meters *meters, int *err);
 
 /* Queues req; done runs on the reactor once it ended.  0, or -ESHUTDOWN
  * once the store is closing (done is then never called). */
@@ -162,7 +189,8 @@ int bank_store_submit(struct bank_store *s, struct bank_req *req,
 uint64_t bank_store_commits(struct bank_store *s);
 
 /* Runs every queued request and its callback, ends the thread and closes
- * the store. */
+ * the store.  An asynchronous store waits a bounded time for the requests
+ * it has sent; the rest end as BANK_UNAVAILABLE. */
 void bank_store_close(struct bank_store *s);
 
 #endif

@@ -1,0 +1,1209 @@
+/*
+ * store_pg.c - the bank's accounts in a PostgreSQL database that several
+ * multid instances may share.
+ *
+ * This store is its own asynchronous front (store.h): libpq's
+ * non-blocking API runs on the reactor thread, each connection's socket
+ * registered with the reactor (readable always, writable while libpq has
+ * output it could not send), so the reactor never waits for the database.
+ * A small pool of connections (PG_LINKS) lets PostgreSQL commit the
+ * transactions of several backends with one WAL flush.
+ *
+ * Each connection runs in pipeline mode.  A request is one prepared
+ * statement followed by a sync, so it is a transaction of its own and
+ * commits before its result comes back; the results of a connection
+ * arrive in the order the requests were sent, and are matched to them
+ * first in, first out.  Every statement is atomic: a balance changes by
+ * `UPDATE ... SET balance = balance + x` guarded by its conditions, and
+ * the history line that explains it is inserted by the same statement,
+ * so several instances on one database lose no update.  A transfer locks
+ * both accounts in the order of their ids first, so two transfers in
+ * opposite directions cannot deadlock; a deadlock or serialization error
+ * all the same is retried (PG_RETRIES).
+ *
+ * A connection's life: connecting (PQconnectPoll, bounded by PG_SETUP_MS),
+ * the schema step (one query: session settings, then a DO block that
+ * creates or checks the versioned schema under an advisory lock, so
+ * instances starting together create it once), the statements prepared,
+ * then serving.  When a connection is lost, its requests in flight end as
+ * BANK_UNAVAILABLE (a write among them may or may not have committed;
+ * nothing acknowledged is lost, since an OK is sent only for a result
+ * that came back), and it is tried again after a backoff (PG_BACKOFF_*).
+ * While no connection serves, requests end as BANK_UNAVAILABLE at once.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "../../ev.h"
+#include "../../log.h"
+#include "../../service.h"
+#include "bank_amount.h"
+#include "store.h"
+#include "store_pg.h"
+
+#define PG_LINKS           4          /* connections per service */
+#define PG_PIPELINE_MAX    64         /* requests in flight on one */
+#define PG_QUEUE_MAX       4096       /* requests waiting for a place */
+#define PG_BACKOFF_MIN_MS  100        /* the first retry of a connection */
+#define PG_BACKOFF_MAX_MS  5000       /* and the longest wait, doubling */
+#define PG_SETUP_MS        10000      /* connecting and the schema, at most */
+#define PG_DRAIN_MS        3000       /* at close, for requests in flight */
+#define PG_RETRIES         3          /* tries after a deadlock or a
+                                         serialization failure */
+#define PG_SCHEMA          1          /* schema_version we write */
+#define PG_LOCK_KEY        "1835163502" /* the advisory lock: "mban" */
+
+#define PG_INT8            20         /* type oids: bigint */
+#define PG_TEXT            25         /* and text */
+
+/* The prepared statements. */
+enum pg_stmt {
+	PS_CREATE, PS_FIND, PS_BALANCE, PS_DEPOSIT, PS_WITHDRAW, PS_LOCK,
+	PS_TRANSFER, PS_TRANSFER_SELF, PS_HISTORY, PS_MAX
+};
+
+struct pg_stmt_def {
+	const char *name;             /* the prepared statement's name */
+	int         nparams;          /* its parameters */
+	Oid         types[5];         /* and their types */
+	const char *sql;              /* the statement */
+};
+
+/* Money moves in one statement each: the UPDATE's WHERE is the check
+ * (funds, the limit), its RETURNING feeds the history line, and no row
+ * back means refused.  READ COMMITTED re-reads a row a concurrent
+ * transaction changed before applying `balance + x` to it. */
+static const struct pg_stmt_def pg_stmts[PS_MAX] = {
+	[PS_CREATE] = { "bank_create", 2, { PG_TEXT, PG_TEXT },
+	    "INSERT INTO accounts (name, display, hash)"
+	    " VALUES (lower($1), $1, $2)"
+	    " ON CONFLICT (name) DO NOTHING RETURNING id" },
+	[PS_FIND] = { "bank_find", 1, { PG_TEXT },
+	    "SELECT id, display, hash, balance FROM accounts"
+	    " WHERE name = lower($1)" },
+	[PS_BALANCE] = { "bank_balance", 1, { PG_INT8 },
+	    "SELECT balance FROM accounts WHERE id = $1" },
+	[PS_DEPOSIT] = { "bank_deposit", 3, { PG_INT8, PG_INT8, PG_INT8 },
+	    "WITH a AS (UPDATE accounts SET balance = balance + $2"
+	    "   WHERE id = $1 AND balance <= $3 - $2 RETURNING id, balance),"
+	    " h AS (INSERT INTO history (account, kind, amount, balance)"
+	    "   SELECT id, 'deposit', $2, balance FROM a)"
+	    " SELECT balance FROM a" },
+	[PS_WITHDRAW] = { "bank_withdraw", 2, { PG_INT8, PG_INT8 },
+	    "WITH a AS (UPDATE accounts SET balance = balance - $2"
+	    "   WHERE id = $1 AND balance >= $2 RETURNING id, balance),"
+	    " h AS (INSERT INTO history (account, kind, amount, balance)"
+	    "   SELECT id, 'withdraw', $2, balance FROM a)"
+	    " SELECT balance FROM a" },
+	/* A transfer's first statement: both accounts locked, in the order
+	 * of their ids.  The second statement, in the same transaction
+	 * (they share a sync), takes its snapshot after the locks, so its
+	 * checks read balances nobody can change before the commit. */
+	[PS_LOCK] = { "bank_lock", 2, { PG_INT8, PG_TEXT },
+	    "SELECT id FROM accounts WHERE id = $1 OR name = lower($2)"
+	    " ORDER BY id FOR NO KEY UPDATE" },
+	/* $1 the sender's id, $2 the receiver's name, $3 the amount, $4 the
+	 * limit, $5 the sender's name.  The UPDATE runs only when ok has its
+	 * row.  The result: whether the receiver exists, the sender's new
+	 * balance (NULL: refused), and whether the sender had the funds. */
+	[PS_TRANSFER] = { "bank_transfer", 5,
+	    { PG_INT8, PG_TEXT, PG_INT8, PG_INT8, PG_TEXT },
+	    "WITH t AS (SELECT id, display FROM accounts"
+	    "   WHERE name = lower($2) AND id <> $1),"
+	    " l AS MATERIALIZED (SELECT id, balance FROM accounts"
+	    "   WHERE id = $1 OR id = (SELECT id FROM t)),"
+	    " ok AS (SELECT 1 FROM l AS f JOIN l AS r"
+	    "   ON f.id = $1 AND r.id = (SELECT id FROM t)"
+	    "   WHERE f.balance >= $3 AND r.balance <= $4 - $3),"
+	    " u AS (UPDATE accounts AS a SET balance = a.balance +"
+	    "   CASE WHEN a.id = $1 THEN -$3 ELSE $3 END"
+	    "   FROM ok WHERE a.id IN (SELECT id FROM l)"
+	    "   RETURNING a.id, a.balance),"
+	    " h AS (INSERT INTO history (account, kind, amount, balance, other)"
+	    "   SELECT u.id, CASE WHEN u.id = $1 THEN 'transfer-out'"
+	    "     ELSE 'transfer-in' END, $3, u.balance,"
+	    "     CASE WHEN u.id = $1 THEN (SELECT display FROM t) ELSE $5 END"
+	    "   FROM u ORDER BY u.id <> $1)"
+	    " SELECT (SELECT count(*) FROM t),"
+	    "   (SELECT balance FROM u WHERE id = $1),"
+	    "   (SELECT balance >= $3 FROM l WHERE id = $1)" },
+	/* To oneself, after PS_LOCK: the balance stays, the two lines say
+	 * out then in. */
+	[PS_TRANSFER_SELF] = { "bank_transfer_self", 3,
+	    { PG_INT8, PG_INT8, PG_TEXT },
+	    "WITH a AS (SELECT id, balance FROM accounts"
+	    "   WHERE id = $1 AND balance >= $2),"
+	    " h AS (INSERT INTO history (account, kind, amount, balance, other)"
+	    "   SELECT a.id, k.kind, $2, a.balance - k.d, $3 FROM a,"
+	    "   (VALUES ('transfer-out', $2), ('transfer-in', 0)) AS k (kind, d)"
+	    "   ORDER BY k.d DESC)"
+	    " SELECT balance FROM a" },
+	[PS_HISTORY] = { "bank_history", 2, { PG_INT8, PG_INT8 },
+	    "SELECT floor(extract(epoch FROM time))::bigint, kind, amount,"
+	    " balance, coalesce(other, '') FROM history WHERE account = $1"
+	    " ORDER BY id DESC LIMIT $2" },
+};
+
+/* The schema step, one query on a fresh connection.  Session settings
+ * the statements rely on (READ COMMITTED's re-read of changed rows, a
+ * commit that waits for its WAL flush), then the schema: created when
+ * missing, checked when there.  Documented in multid.conf(5). */
+static const char pg_schema_sql[] =
+	"SET default_transaction_isolation = 'read committed';"
+	"SET synchronous_commit = on;"
+	"SET client_min_messages = warning;"
+	"DO $bank$ DECLARE v integer; BEGIN"
+	"  PERFORM pg_advisory_xact_lock(" PG_LOCK_KEY ");"
+	"  CREATE TABLE IF NOT EXISTS schema_version ("
+	"    version integer NOT NULL);"
+	"  SELECT max(version) INTO v FROM schema_version;"
+	"  IF v IS NULL THEN"
+	"    IF to_regclass('accounts') IS NOT NULL OR"
+	"       to_regclass('history') IS NOT NULL THEN"
+	"      RAISE EXCEPTION 'tables accounts or history exist without a"
+	" schema_version row: not a multid bank database';"
+	"    END IF;"
+	"    CREATE TABLE accounts ("
+	"      id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"      name    text NOT NULL UNIQUE CHECK (name = lower(name)),"
+	"      display text NOT NULL CHECK (lower(display) = name),"
+	"      hash    text NOT NULL,"
+	"      balance bigint NOT NULL DEFAULT 0"
+	"              CHECK (balance BETWEEN 0 AND 1000000000000000),"
+	"      created timestamptz NOT NULL DEFAULT now());"
+	"    CREATE TABLE history ("
+	"      id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"      account bigint NOT NULL REFERENCES accounts (id),"
+	"      time    timestamptz NOT NULL DEFAULT now(),"
+	"      kind    text NOT NULL CHECK (kind IN ('deposit', 'withdraw',"
+	"              'transfer-in', 'transfer-out')),"
+	"      amount  bigint NOT NULL CHECK (amount > 0),"
+	"      balance bigint NOT NULL CHECK (balance >= 0),"
+	"      other   text);"
+	"    CREATE INDEX history_account ON history (account, id);"
+	"    CREATE FUNCTION history_append_only() RETURNS trigger"
+	"      LANGUAGE plpgsql AS $f$ BEGIN"
+	"      RAISE EXCEPTION 'history is append-only'; END $f$;"
+	"    CREATE TRIGGER history_append_only BEFORE UPDATE OR DELETE"
+	"      ON history FOR EACH STATEMENT"
+	"      EXECUTE FUNCTION history_append_only();"
+	"    INSERT INTO schema_version VALUES (1);"
+	"  ELSIF v <> 1 THEN"
+	"    RAISE EXCEPTION 'schema version % is not one this multid knows"
+	" (1)', v;"
+	"  END IF;"
+	"END $bank$;";
+
+_Static_assert(PG_SCHEMA == 1, "pg_schema_sql writes version 1");
+_Static_assert(BANK_BALANCE_MAX == 1000000000000000LL,
+    "the CHECK on accounts.balance");
+
+/* A connection's state. */
+enum pg_link_state {
+	LINK_DOWN,                    /* waiting for its next attempt */
+	LINK_CONNECTING,              /* PQconnectPoll */
+	LINK_SCHEMA,                  /* the schema step's query */
+	LINK_PREPARING,               /* the statements being prepared */
+	LINK_READY,                   /* serving requests */
+};
+
+struct pg_store;
+
+/* One connection of the pool. */
+struct pg_link {
+	struct pg_store   *q;         /* its store */
+	PGconn            *conn;      /* libpq's connection, or NULL */
+	int                fd;        /* its socket as registered, or -1 */
+	int                mask;      /* EV_READABLE, EV_WRITABLE wanted */
+	enum pg_link_state state;     /* see above */
+	struct bank_req   *head;      /* sent, oldest first (job.next) */
+	struct bank_req   *tail;      /* and newest */
+	unsigned           inflight;  /* requests in head..tail */
+	bool               retry;     /* the head failed and goes again */
+	bool               failed;    /* the head had its error (what
+	                                 follows before its sync is aborted) */
+	unsigned           rows;      /* row sets the head has had */
+	long long          timer;     /* the retry or setup timer, or 0 */
+	long               backoff;   /* the next retry's wait, ms */
+	char               error[200]; /* what failed in the schema step or
+	                                  the preparation */
+};
+
+/* The store. */
+struct pg_store {
+	struct bank_store base;       /* the front's part; first */
+	struct svc       *svc;        /* for log lines */
+	struct ev_loop   *loop;       /* the reactor */
+	char             *conninfo;   /* where the database is */
+	struct pg_link    links[PG_LINKS]; /* the pool */
+	struct bank_req  *wait_head;  /* submitted, not sent yet */
+	struct bank_req  *wait_tail;  /* (job.next) */
+	unsigned          waiting;    /* requests in wait_head.. */
+	struct bank_req  *done_head;  /* ended, callbacks not run yet */
+	struct bank_req  *done_tail;  /* (job.next) */
+	long long         done_timer; /* runs the callbacks, or 0 */
+	bool              running;    /* pg_run_done is calling back */
+	bool              starting;   /* no connection has come up or failed
+	                                 yet: requests wait for the first */
+	bool              up;         /* a connection serves */
+	bool              closing;    /* the close has begun */
+	struct log_limit  logs;       /* one line a second at most */
+};
+
+static void pg_link_connect(struct pg_link *l);
+static void pg_link_fail(struct pg_link *l, const char *why);
+static void pg_link_event(struct ev_loop *loop, int fd, void *data,
+    int mask);
+static void pg_dispatch(struct pg_store *q);
+
+static struct pg_store *
+pg_of(struct bank_store *s)
+{
+	return (struct pg_store *)s;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* A log line within the limit of one a second; those held back are
+ * counted in the next one. */
+__attribute__((format(printf, 3, 4)))
+static void
+pg_log(struct pg_store *q, int level, const char *fmt, ...)
+{
+	char text[400];
+	unsigned long held;
+	va_list ap;
+
+	if (!log_limit_pass(&q->logs, ev_clock_ms(), &held))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (held > 0)
+		svc_log(q->svc, level, "postgresql: %s (and %lu more lines not "
+		    "logged)", text, held);
+	else
+		svc_log(q->svc, level, "postgresql: %s", text);
+}
+
+/* libpq's messages end with a newline (or several lines); the first line
+ * is kept. */
+static void
+pg_copy_message(char *dst, size_t room, const char *msg)
+{
+	size_t n;
+
+	if (msg == NULL || *msg == '\0')
+		msg = "unknown error";
+	n = strcspn(msg, "\n");
+	snprintf(dst, room, "%.*s", (int)n, msg);
+}
+
+static void
+pg_count_error(struct pg_store *q)
+{
+	if (q->base.meters.errors != NULL)
+		(*q->base.meters.errors)++;
+}
+
+/* Appends req to a list linked through job.next. */
+static void
+pg_list_push(struct bank_req **head, struct bank_req **tail,
+    struct bank_req *req)
+{
+	req->job.next = NULL;
+	if (*tail != NULL)
+		(*tail)->job.next = &req->job;
+	else
+		*head = req;
+	*tail = req;
+}
+
+static struct bank_req *
+pg_next(const struct bank_req *req)
+{
+	struct worker_job *j = req->job.next;
+
+	return j == NULL ? NULL :
+	    (struct bank_req *)((char *)j - offsetof(struct bank_req, job));
+}
+
+static struct bank_req *
+pg_list_pop(struct bank_req **head, struct bank_req **tail)
+{
+	struct bank_req *req = *head;
+
+	if (req != NULL && (*head = pg_next(req)) == NULL)
+		*tail = NULL;
+	return req;
+}
+
+/* ---- callbacks --------------------------------------------------------- */
+
+/* Runs the callbacks of ended requests, in the order they ended.  Called
+ * at the end of every reactor event of the store, never from submit (the
+ * protocol side is not ready for a callback inside its submit). */
+static void
+pg_run_done(struct pg_store *q)
+{
+	struct bank_req *req;
+
+	if (q->running)
+		return;
+	q->running = true;
+	while ((req = pg_list_pop(&q->done_head, &q->done_tail)) != NULL)
+		req->done(req);
+	q->running = false;
+}
+
+static long
+pg_done_timer(struct ev_loop *loop, long long id, void *data)
+{
+	struct pg_store *q = data;
+
+	(void)loop;
+	(void)id;
+	q->done_timer = 0;
+	pg_run_done(q);
+	return -1;
+}
+
+/* req has ended: its callback runs at the end of this event, or from a
+ * timer at once when there is no event (a submit refused at once). */
+static void
+pg_end(struct pg_store *q, struct bank_req *req, enum bank_status status)
+{
+	if (status != BANK_OK) {
+		req->status = status;
+		req->wrote = false;
+		free(req->entries);
+		req->entries = NULL;
+		req->nentries = 0;
+	} else if (req->wrote) {
+		atomic_fetch_add(&q->base.commits, 1);
+	}
+	pg_list_push(&q->done_head, &q->done_tail, req);
+}
+
+static void
+pg_arm_done(struct pg_store *q)
+{
+	long long id;
+
+	if (q->done_head == NULL || q->done_timer != 0 || q->closing)
+		return;
+	if ((id = ev_timer_add(q->loop, 0, pg_done_timer, q)) > 0)
+		q->done_timer = id;
+}
+
+/* ---- the store's state ------------------------------------------------- */
+
+/* Whether a connection serves; shows it, says it when it changes, and
+ * when none does, ends the requests waiting for one. */
+static void
+pg_update_up(struct pg_store *q)
+{
+	bool up = false;
+	struct bank_req *req;
+
+	for (int i = 0; i < PG_LINKS; i++)
+		up = up || q->links[i].state == LINK_READY;
+	if (q->base.meters.up != NULL)
+		*q->base.meters.up = up;
+	if (q->closing) {
+		q->up = false;
+	} else if (up && !q->up) {
+		PGconn *c = NULL;
+
+		for (int i = 0; i < PG_LINKS && c == NULL; i++)
+			if (q->links[i].state == LINK_READY)
+				c = q->links[i].conn;
+		svc_log(q->svc, LOG_LVL_NOTICE, "postgresql: connected to "
+		    "database %s on %s port %s (schema %d)", PQdb(c), PQhost(c),
+		    PQport(c), PG_SCHEMA);
+	} else if (!up && q->up) {
+		svc_log(q->svc, LOG_LVL_ERROR, "postgresql: no connection; "
+		    "commands get ERR unavailable until one is back");
+	}
+	q->up = up;
+	if (up || q->starting)
+		return;
+	while ((req = pg_list_pop(&q->wait_head, &q->wait_tail)) != NULL) {
+		q->waiting--;
+		pg_end(q, req, BANK_UNAVAILABLE);
+	}
+}
+
+/* ---- the reactor ------------------------------------------------------- */
+
+/* Registers the link's socket with exactly mask.  With reset, the
+ * registration is made anew: while connecting, libpq may close its
+ * socket and open another under the same number. */
+static void
+pg_link_watch(struct pg_link *l, int mask, bool reset)
+{
+	struct pg_store *q = l->q;
+	int fd = l->conn != NULL ? PQsocket(l->conn) : -1;
+
+	if (l->fd >= 0 && (reset || fd != l->fd)) {
+		ev_del(q->loop, l->fd, EV_READABLE | EV_WRITABLE);
+		l->mask = 0;
+	}
+	l->fd = fd;
+	if (fd < 0)
+		return;
+	if ((l->mask & ~mask) != 0)
+		ev_del(q->loop, fd, l->mask & ~mask);
+	if ((mask & ~l->mask) != 0 &&
+	    ev_add(q->loop, fd, mask, pg_link_event, l) != 0) {
+		l->mask = 0;
+		pg_link_fail(l, "cannot watch the socket");
+		return;
+	}
+	l->mask = mask;
+}
+
+/* Sends what libpq holds; writable interest stays while some is left. */
+static int
+pg_link_flush(struct pg_link *l)
+{
+	int rc = l->conn != NULL ? PQflush(l->conn) : -1;
+
+	if (l->conn == NULL)
+		return -1;
+	if (rc < 0) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return -1;
+	}
+	pg_link_watch(l, EV_READABLE | (rc == 1 ? EV_WRITABLE : 0), false);
+	return 0;
+}
+
+/* Output was queued: it goes out when the socket is next writable, which
+ * on a quiet socket is the next turn of the loop, so the requests of one
+ * turn leave together. */
+static void
+pg_link_want_flush(struct pg_link *l)
+{
+	pg_link_watch(l, EV_READABLE | EV_WRITABLE, false);
+}
+
+static long
+pg_link_timer(struct ev_loop *loop, long long id, void *data)
+{
+	struct pg_link *l = data;
+
+	(void)loop;
+	(void)id;
+	l->timer = 0;
+	if (l->state == LINK_DOWN)
+		pg_link_connect(l);
+	else if (l->state != LINK_READY)
+		pg_link_fail(l, "no answer in time while connecting");
+	pg_run_done(l->q);
+	return -1;
+}
+
+static void
+pg_link_arm(struct pg_link *l, long ms)
+{
+	long long id;
+
+	if (l->timer != 0)
+		ev_timer_del(l->q->loop, l->timer);
+	l->timer = 0;
+	if ((id = ev_timer_add(l->q->loop, ms, pg_link_timer, l)) > 0)
+		l->timer = id;
+}
+
+/* Ends the connection: its requests in flight end as unavailable (a
+ * write among them may have committed), and the next attempt comes after
+ * the backoff. */
+static void
+pg_link_fail(struct pg_link *l, const char *why)
+{
+	struct pg_store *q = l->q;
+	struct bank_req *req;
+	char text[200];
+
+	pg_copy_message(text, sizeof(text), why);
+	while ((req = pg_list_pop(&l->head, &l->tail)) != NULL)
+		pg_end(q, req, BANK_UNAVAILABLE);
+	l->inflight = 0;
+	l->retry = false;
+	l->failed = false;
+	l->rows = 0;
+	pg_link_watch(l, 0, true);
+	l->fd = -1;
+	if (l->conn != NULL)
+		PQfinish(l->conn);
+	l->conn = NULL;
+	l->state = LINK_DOWN;
+	q->starting = false;
+	if (!q->closing) {
+		pg_count_error(q);
+		pg_log(q, LOG_LVL_ERROR, "%s; trying again in %ld ms", text,
+		    l->backoff);
+		pg_link_arm(l, l->backoff);
+		l->backoff = l->backoff * 2 > PG_BACKOFF_MAX_MS ?
+		    PG_BACKOFF_MAX_MS : l->backoff * 2;
+	}
+	pg_update_up(q);
+}
+
+/* libpq's notices would go to stderr; the schema step's are expected
+ * ("already exists, skipping") and the statements raise none. */
+static void
+pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* ---- connecting and the schema ----------------------------------------- */
+
+static void
+pg_link_connect(struct pg_link *l)
+{
+	struct pg_store *q = l->q;
+
+	l->error[0] = '\0';
+	l->conn = PQconnectStart(q->conninfo);
+	if (l->conn == NULL) {
+		pg_link_fail(l, "out of memory");
+		return;
+	}
+	PQsetNoticeProcessor(l->conn, pg_notice, l);
+	if (PQstatus(l->conn) == CONNECTION_BAD) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	}
+	l->state = LINK_CONNECTING;
+	pg_link_arm(l, PG_SETUP_MS);
+	/* Before the first PQconnectPoll, as if it had said WRITING. */
+	pg_link_watch(l, EV_WRITABLE, true);
+}
+
+/* Connected: the schema step, the first query. */
+static void
+pg_link_connected(struct pg_link *l)
+{
+	if (PQsetnonblocking(l->conn, 1) != 0 ||
+	    PQsendQuery(l->conn, pg_schema_sql) == 0) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	}
+	l->state = LINK_SCHEMA;
+	pg_link_watch(l, EV_READABLE, true);
+	pg_link_flush(l);
+}
+
+static void
+pg_link_poll_connect(struct pg_link *l)
+{
+	switch (PQconnectPoll(l->conn)) {
+	case PGRES_POLLING_FAILED:
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	case PGRES_POLLING_OK:
+		pg_link_connected(l);
+		return;
+	case PGRES_POLLING_READING:
+		pg_link_watch(l, EV_READABLE, true);
+		return;
+	default:
+		pg_link_watch(l, EV_WRITABLE, true);
+		return;
+	}
+}
+
+/* The schema step went through: pipeline mode, and every statement
+ * prepared in one go behind one sync. */
+static void
+pg_link_prepare(struct pg_link *l)
+{
+	if (PQenterPipelineMode(l->conn) == 0) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	}
+	for (int i = 0; i < PS_MAX; i++)
+		if (PQsendPrepare(l->conn, pg_stmts[i].name, pg_stmts[i].sql,
+		    pg_stmts[i].nparams, pg_stmts[i].types) == 0) {
+			pg_link_fail(l, PQerrorMessage(l->conn));
+			return;
+		}
+	if (PQpipelineSync(l->conn) == 0) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	}
+	l->state = LINK_PREPARING;
+	pg_link_want_flush(l);
+}
+
+/* The schema step's results, one per statement, then NULL. */
+static void
+pg_link_schema_results(struct pg_link *l)
+{
+	char why[sizeof(l->error) + 16];
+
+	while (l->conn != NULL && !PQisBusy(l->conn)) {
+		PGresult *res = PQgetResult(l->conn);
+
+		if (res == NULL) {
+			if (l->error[0] == '\0') {
+				pg_link_prepare(l);
+				return;
+			}
+			snprintf(why, sizeof(why), "schema: %s", l->error);
+			pg_link_fail(l, why);
+			return;
+		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    l->error[0] == '\0')
+			pg_copy_message(l->error, sizeof(l->error),
+			    PQresultErrorMessage(res));
+		PQclear(res);
+	}
+}
+
+/* One result of the preparation; its sync makes the link serve. */
+static void
+pg_link_prepare_result(struct pg_link *l, PGresult *res)
+{
+	char why[sizeof(l->error) + 16];
+
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+		return;
+	case PGRES_PIPELINE_SYNC:
+		if (l->error[0] != '\0') {
+			snprintf(why, sizeof(why), "prepare: %s", l->error);
+			pg_link_fail(l, why);
+			return;
+		}
+		l->state = LINK_READY;
+		l->backoff = PG_BACKOFF_MIN_MS;
+		if (l->timer != 0)
+			ev_timer_del(l->q->loop, l->timer);
+		l->timer = 0;
+		l->q->starting = false;
+		pg_update_up(l->q);
+		return;
+	default:
+		if (l->error[0] == '\0')
+			pg_copy_message(l->error, sizeof(l->error),
+			    PQresultErrorMessage(res));
+		return;
+	}
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* A transfer to oneself: names follow an ASCII rule, compared without
+ * case as the database does with lower(). */
+static bool
+pg_self_transfer(const struct bank_req *req)
+{
+	return strcasecmp(req->self, req->name) == 0;
+}
+
+/* The text parameters of a request. */
+struct pg_params {
+	enum pg_stmt st;              /* the statement */
+	const char  *v[5];            /* the values */
+	char         num[4][24];      /* room for the numbers among them */
+};
+
+static const char *
+pg_num(struct pg_params *p, int i, long long n)
+{
+	snprintf(p->num[i], sizeof(p->num[i]), "%lld", n);
+	return p->num[i];
+}
+
+static void
+pg_params(const struct bank_req *req, struct pg_params *p)
+{
+	const char *id = pg_num(p, 0, (long long)req->account);
+	const char *amount = pg_num(p, 1, (long long)req->amount);
+	const char *max = pg_num(p, 2, BANK_BALANCE_MAX);
+
+	switch (req->op) {
+	case BANK_OP_CREATE:
+		*p = (struct pg_params){ .st = PS_CREATE,
+		    .v = { req->name, req->hash } };
+		return;
+	case BANK_OP_FIND:
+		*p = (struct pg_params){ .st = PS_FIND, .v = { req->name } };
+		return;
+	case BANK_OP_BALANCE:
+		p->st = PS_BALANCE;
+		p->v[0] = id;
+		return;
+	case BANK_OP_DEPOSIT:
+		p->st = PS_DEPOSIT;
+		p->v[0] = id, p->v[1] = amount, p->v[2] = max;
+		return;
+	case BANK_OP_WITHDRAW:
+		p->st = PS_WITHDRAW;
+		p->v[0] = id, p->v[1] = amount;
+		return;
+	case BANK_OP_TRANSFER:
+		if (pg_self_transfer(req)) {
+			p->st = PS_TRANSFER_SELF;
+			p->v[0] = id, p->v[1] = amount, p->v[2] = req->self;
+		} else {
+			p->st = PS_TRANSFER;
+			p->v[0] = id, p->v[1] = req->name, p->v[2] = amount;
+			p->v[3] = max, p->v[4] = req->self;
+		}
+		return;
+	case BANK_OP_HISTORY:
+		p->st = PS_HISTORY;
+		p->v[0] = id;
+		p->v[1] = pg_num(p, 3, (long long)req->count);
+		return;
+	}
+}
+
+/* Sends req on l: its statement and a sync, so it is a transaction of
+ * its own.  On a failure the link fails, and req with it. */
+static void
+pg_link_send(struct pg_link *l, struct bank_req *req)
+{
+	struct pg_params p;
+
+	pg_params(req, &p);
+	pg_list_push(&l->head, &l->tail, req);
+	l->inflight++;
+	req->tries++;
+	if ((req->op == BANK_OP_TRANSFER &&
+	    PQsendQueryPrepared(l->conn, pg_stmts[PS_LOCK].name, 2,
+	    (const char *const[]){ p.v[0], req->name }, NULL, NULL, 0) == 0) ||
+	    PQsendQueryPrepared(l->conn, pg_stmts[p.st].name,
+	    pg_stmts[p.st].nparams, p.v, NULL, NULL, 0) == 0 ||
+	    PQpipelineSync(l->conn) == 0) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	}
+	pg_link_want_flush(l);
+}
+
+/* The serving link with the fewest requests in flight and room for one
+ * more, or NULL. */
+static struct pg_link *
+pg_pick(struct pg_store *q)
+{
+	struct pg_link *best = NULL;
+
+	for (int i = 0; i < PG_LINKS; i++) {
+		struct pg_link *l = &q->links[i];
+
+		if (l->state == LINK_READY && l->inflight < PG_PIPELINE_MAX &&
+		    (best == NULL || l->inflight < best->inflight))
+			best = l;
+	}
+	return best;
+}
+
+/* Sends waiting requests while a link has room. */
+static void
+pg_dispatch(struct pg_store *q)
+{
+	struct pg_link *l;
+
+	while (q->wait_head != NULL && (l = pg_pick(q)) != NULL) {
+		struct bank_req *req = pg_list_pop(&q->wait_head,
+		    &q->wait_tail);
+
+		q->waiting--;
+		pg_link_send(l, req);
+	}
+}
+
+static int64_t
+pg_int(const PGresult *res, int row, int col)
+{
+	return (int64_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* HISTORY's rows, newest first. */
+static enum bank_status
+pg_read_history(struct bank_req *req, const PGresult *res)
+{
+	int n = PQntuples(res);
+	struct bank_entry *e = calloc(n > 0 ? (size_t)n : 1, sizeof(*e));
+
+	if (e == NULL)
+		return BANK_NO_MEMORY;
+	for (int i = 0; i < n; i++) {
+		const char *kind = PQgetvalue(res, i, 1);
+
+		e[i].time = pg_int(res, i, 0);
+		e[i].kind = BANK_DEPOSIT;
+		for (int k = 0; k < BANK_KINDS; k++)
+			if (strcmp(kind, bank_kind_names[k]) == 0)
+				e[i].kind = (enum bank_kind)k;
+		e[i].amount = pg_int(res, i, 2);
+		e[i].balance = pg_int(res, i, 3);
+		snprintf(e[i].other, sizeof(e[i].other), "%s",
+		    PQgetvalue(res, i, 4));
+	}
+	req->entries = e;
+	req->nentries = n;
+	return BANK_OK;
+}
+
+/* A TRANSFER's one row: found, the new balance (NULL when refused), and
+ * whether the funds were there. */
+static enum bank_status
+pg_read_transfer(struct bank_req *req, const PGresult *res)
+{
+	if (pg_self_transfer(req)) {
+		if (PQntuples(res) != 1)
+			return BANK_INSUFFICIENT;
+	} else {
+		if (PQntuples(res) != 1 || pg_int(res, 0, 0) == 0)
+			return BANK_NO_ACCOUNT;
+		if (PQgetisnull(res, 0, 1))
+			return strcmp(PQgetvalue(res, 0, 2), "t") == 0 ?
+			    BANK_LIMIT : BANK_INSUFFICIENT;
+	}
+	req->balance = pg_int(res, 0, PQnfields(res) == 1 ? 0 : 1);
+	req->wrote = true;
+	return BANK_OK;
+}
+
+/* What a statement's rows mean for its request. */
+static enum bank_status
+pg_read_rows(struct bank_req *req, const PGresult *res)
+{
+	bool one = PQntuples(res) == 1;
+
+	switch (req->op) {
+	case BANK_OP_CREATE:
+		if (!one)
+			return BANK_EXISTS;
+		req->id = pg_int(res, 0, 0);
+		req->balance = 0;
+		req->wrote = true;
+		return BANK_OK;
+	case BANK_OP_FIND:
+		if (!one)
+			return BANK_NO_ACCOUNT;
+		req->id = pg_int(res, 0, 0);
+		snprintf(req->name, sizeof(req->name), "%s",
+		    PQgetvalue(res, 0, 1));
+		snprintf(req->stored, sizeof(req->stored), "%s",
+		    PQgetvalue(res, 0, 2));
+		req->balance = pg_int(res, 0, 3);
+		return BANK_OK;
+	case BANK_OP_BALANCE:
+		if (!one) {
+			snprintf(req->error, sizeof(req->error), "postgresql: "
+			    "account %lld is gone", (long long)req->account);
+			return BANK_FAILED;
+		}
+		req->balance = pg_int(res, 0, 0);
+		return BANK_OK;
+	case BANK_OP_DEPOSIT:
+	case BANK_OP_WITHDRAW:
+		if (!one)
+			return req->op == BANK_OP_DEPOSIT ? BANK_LIMIT :
+			    BANK_INSUFFICIENT;
+		req->balance = pg_int(res, 0, 0);
+		req->wrote = true;
+		return BANK_OK;
+	case BANK_OP_TRANSFER:
+		return pg_read_transfer(req, res);
+	case BANK_OP_HISTORY:
+		return pg_read_history(req, res);
+	}
+	return BANK_FAILED;
+}
+
+/* A failed statement.  A deadlock or a serialization failure goes again
+ * (nothing of it was made); a lost connection or a server going down is
+ * unavailable; anything else failed. */
+static void
+pg_req_error(struct pg_link *l, struct bank_req *req, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	char msg[sizeof(req->error) - 16];
+
+	pg_count_error(l->q);
+	if (state != NULL && (strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0) && req->tries < PG_RETRIES) {
+		l->retry = true;
+		return;
+	}
+	if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED || state == NULL ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+	    strncmp(state, "53", 2) == 0) {
+		req->status = BANK_UNAVAILABLE;
+		return;
+	}
+	req->status = BANK_FAILED;
+	pg_copy_message(msg, sizeof(msg), PQresultErrorMessage(res));
+	snprintf(req->error, sizeof(req->error), "postgresql: %s", msg);
+}
+
+/* One result on a serving link: rows or an error for the oldest request,
+ * then its sync, which ends it. */
+static void
+pg_link_result(struct pg_link *l, PGresult *res)
+{
+	struct pg_store *q = l->q;
+	struct bank_req *req = l->head;
+
+	if (req == NULL) {
+		pg_link_fail(l, "a result no request waits for");
+		return;
+	}
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+		/* A transfer's first rows are its locks'. */
+		if (req->op == BANK_OP_TRANSFER && l->rows++ == 0)
+			return;
+		req->status = pg_read_rows(req, res);
+		return;
+	case PGRES_PIPELINE_SYNC:
+		pg_list_pop(&l->head, &l->tail);
+		l->inflight--;
+		l->rows = 0;
+		l->failed = false;
+		if (l->retry) {
+			/* First in line again: it waited its turn once. */
+			l->retry = false;
+			req->job.next = NULL;
+			if (q->wait_head != NULL)
+				req->job.next = &q->wait_head->job;
+			else
+				q->wait_tail = req;
+			q->wait_head = req;
+			q->waiting++;
+			return;
+		}
+		pg_end(q, req, req->status);
+		return;
+	default:
+		if (!l->failed)
+			pg_req_error(l, req, res);
+		l->failed = true;
+		return;
+	}
+}
+
+/* Every result libpq has whole, by the link's state. */
+static void
+pg_link_results(struct pg_link *l)
+{
+	int nulls = 0;
+
+	if (l->state == LINK_SCHEMA) {
+		pg_link_schema_results(l);
+		return;
+	}
+	/* In pipeline mode a NULL ends each query's results; two in a row
+	 * mean nothing more has come. */
+	while (l->conn != NULL && nulls < 2 && !PQisBusy(l->conn)) {
+		PGresult *res = PQgetResult(l->conn);
+
+		if (res == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		if (l->state == LINK_PREPARING)
+			pg_link_prepare_result(l, res);
+		else
+			pg_link_result(l, res);
+		PQclear(res);
+	}
+}
+
+/* The socket of a connected link is ready. */
+static void
+pg_link_io(struct pg_link *l, int mask)
+{
+	if ((mask & EV_WRITABLE) && pg_link_flush(l) != 0)
+		return;
+	if ((mask & EV_READABLE) && PQconsumeInput(l->conn) == 0) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	}
+	pg_link_results(l);
+	if (l->conn != NULL && PQstatus(l->conn) == CONNECTION_BAD)
+		pg_link_fail(l, PQerrorMessage(l->conn));
+}
+
+static void
+pg_link_event(struct ev_loop *loop, int fd, void *data, int mask)
+{
+	struct pg_link *l = data;
+	struct pg_store *q = l->q;
+
+	(void)loop;
+	(void)fd;
+	if (l->state == LINK_CONNECTING)
+		pg_link_poll_connect(l);
+	else if (l->conn != NULL)
+		pg_link_io(l, mask);
+	pg_dispatch(q);
+	pg_run_done(q);
+}
+
+/* ---- the front --------------------------------------------------------- */
+
+static int
+pg_submit(struct bank_store *s, struct bank_req *req)
+{
+	struct pg_store *q = pg_of(s);
+
+	if (q->closing)
+		return -ESHUTDOWN;
+	req->tries = 0;
+	if ((!q->up && !q->starting) || q->waiting >= PG_QUEUE_MAX) {
+		pg_end(q, req, BANK_UNAVAILABLE);
+	} else {
+		pg_list_push(&q->wait_head, &q->wait_tail, req);
+		q->waiting++;
+		pg_dispatch(q);
+	}
+	pg_arm_done(q);
+	return 0;
+}
+
+bool
+bank_pg_conninfo_check(const char *conninfo, char *why, size_t len)
+{
+	char *err = NULL;
+	PQconninfoOption *o = PQconninfoParse(conninfo, &err);
+
+	if (o != NULL) {
+		PQconninfoFree(o);
+		return true;
+	}
+	pg_copy_message(why, len, err != NULL ? err : "out of memory");
+	PQfreemem(err);
+	return false;
+}
+
+static int
+pg_open(struct bank_store **out, const char *where, struct svc *svc)
+{
+	struct pg_store *q = calloc(1, sizeof(*q));
+	char why[200];
+
+	if (q == NULL || (q->conninfo = strdup(where)) == NULL) {
+		free(q);
+		return -ENOMEM;
+	}
+	if (!bank_pg_conninfo_check(where, why, sizeof(why))) {
+		svc_log(svc, LOG_LVL_ERROR, "conninfo: %s", why);
+		free(q->conninfo);
+		free(q);
+		return -EINVAL;
+	}
+	q->svc = svc;
+	q->base.svc = svc;
+	for (int i = 0; i < PG_LINKS; i++) {
+		q->links[i].q = q;
+		q->links[i].fd = -1;
+		q->links[i].backoff = PG_BACKOFF_MIN_MS;
+	}
+	*out = &q->base;
+	return 0;
+}
+
+/* Connecting begins; requests wait for the first connection (or fail
+ * with the first failure). */
+static int
+pg_start(struct bank_store *s, struct ev_loop *loop)
+{
+	struct pg_store *q = pg_of(s);
+
+	q->loop = loop;
+	q->starting = true;
+	if (q->base.meters.up != NULL)
+		*q->base.meters.up = 0;
+	for (int i = 0; i < PG_LINKS; i++)
+		pg_link_connect(&q->links[i]);
+	return 0;
+}
+
+/* At close, the requests in flight get PG_DRAIN_MS to end, waited for
+ * here with poll(2): the service is stopping and has no clients left. */
+static void
+pg_drain(struct pg_store *q)
+{
+	int64_t until = ev_clock_ms() + PG_DRAIN_MS;
+
+	for (;;) {
+		struct pollfd p[PG_LINKS];
+		struct pg_link *by[PG_LINKS];
+		int n = 0;
+		int64_t left = until - ev_clock_ms();
+
+		pg_dispatch(q);
+		for (int i = 0; i < PG_LINKS; i++) {
+			struct pg_link *l = &q->links[i];
+
+			if (l->state != LINK_READY || l->inflight == 0)
+				continue;
+			p[n] = (struct pollfd){ .fd = PQsocket(l->conn),
+			    .events = POLLIN | (l->mask & EV_WRITABLE ?
+			    POLLOUT : 0) };
+			by[n++] = l;
+		}
+		if (n == 0 || left <= 0 || poll(p, (nfds_t)n, (int)left) < 0)
+			return;
+		for (int i = 0; i < n; i++)
+			if (p[i].revents != 0)
+				pg_link_io(by[i], (p[i].revents & POLLOUT ?
+				    EV_WRITABLE : 0) | (p[i].revents &
+				    ~POLLOUT ? EV_READABLE : 0));
+	}
+}
+
+static void
+pg_close(struct bank_store *s)
+{
+	struct pg_store *q = pg_of(s);
+	struct bank_req *req;
+
+	if (q->loop != NULL)
+		pg_drain(q);
+	q->closing = true;
+	while ((req = pg_list_pop(&q->wait_head, &q->wait_tail)) != NULL)
+		pg_end(q, req, BANK_UNAVAILABLE);
+	for (int i = 0; i < PG_LINKS; i++) {
+		struct pg_link *l = &q->links[i];
+
+		if (l->timer != 0)
+			ev_timer_del(q->loop, l->timer);
+		l->timer = 0;
+		if (l->conn != NULL)
+			pg_link_fail(l, "closing");
+	}
+	if (q->done_timer != 0)
+		ev_timer_del(q->loop, q->done_timer);
+	pg_run_done(q);
+	free(q->conninfo);
+	free(q);
+}
+
+const struct bank_store_ops bank_store_pg = {
+	.name = "postgresql",
+	.open = pg_open,
+	.start = pg_start,
+	.submit = pg_submit,
+	.close = pg_close,
+};

@@ -1,0 +1,219 @@
+"""The bank with `backend = "postgresql"`: the same answers as with SQLite,
+the schema other tools read, several instances on one database with no
+lost update, and what happens when an instance or the database dies.
+PostgreSQL runs as the user postgres in a temporary directory
+(pgserver.py); when it cannot start, these tests fail."""
+import itertools
+import re
+import time
+import urllib.request
+
+import pytest
+
+from bankclient import Client, bank_config
+from multid import config, run_multid, service
+from pgserver import PgServer
+
+START = "1000.00"                       # each account's first deposit
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = PgServer()
+    yield server
+    server.close()
+
+
+_dbs = itertools.count()
+
+
+@pytest.fixture
+def db(pg):
+    """A database of the test's own on the shared server."""
+    return pg.createdb("bank%d" % next(_dbs))
+
+
+def pg_config(pg, db, extra="", metrics=False):
+    more = [service("metrics", "metrics", ["tcp://127.0.0.1:0"])] \
+        if metrics else []
+    return config(service("bank", "bank", ["tcp://127.0.0.1:0"],
+                          'backend = "postgresql"; conninfo = "%s"; %s'
+                          % (pg.conninfo(db), extra)), *more)
+
+
+def metric(d, name):
+    """The value of the bank's series `name` (its labels, without the
+    service's), or None."""
+    host, port = d.addr("metrics")
+    body = urllib.request.urlopen("http://%s:%d/metrics" % (host, port),
+                                  timeout=10).read().decode()
+    fam, _, labels = name.partition("{")
+    key = '%s{service="bank"%s}' % (fam, "," + labels[:-1] if labels else "")
+    for line in body.splitlines():
+        k, _, v = line.rpartition(" ")
+        if k == key:
+            return int(v)
+    return None
+
+
+def wait_serving(d, timeout=30):
+    """Waits until the bank answers from the database again (a LOGIN that
+    is denied rather than unavailable)."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        c = Client(d)
+        last = c.cmd("LOGIN nobody nosuchsecret")
+        c.close()
+        if last == "ERR denied":
+            return
+        assert last == "ERR unavailable", last
+        time.sleep(0.2)
+    raise AssertionError("the bank did not come back: %r\n%s" % (
+        last, d.stderr()))
+
+
+# --- configuration -------------------------------------------------------------
+
+@pytest.mark.parametrize("keys,phrase", [
+    ('backend = "postgresql";', 'backend "postgresql" needs conninfo'),
+    ('backend = "postgresql"; conninfo = "dbname=x"; database = "/tmp/x";',
+     "database is the sqlite backend's file; postgresql takes conninfo"),
+    ('conninfo = "dbname=x";', 'conninfo needs backend = "postgresql"'),
+    ('backend = "sqlite"; conninfo = "dbname=x";',
+     'conninfo needs backend = "postgresql"'),
+    ('backend = "postgresql"; conninfo = "nosuchoption=1";',
+     'conninfo: invalid connection option "nosuchoption"'),
+    ('backend = "mysql";', 'unknown value "mysql"'),
+])
+def test_bad_combinations_are_refused(tmp_path, keys, phrase):
+    conf = tmp_path / "multid.conf"
+    conf.write_text(config(service("bank", "bank", ["tcp://127.0.0.1:0"],
+                                   keys)))
+    r = run_multid(["-t", "-c", str(conf)])
+    assert r.returncode != 0
+    assert phrase in r.stderr, r.stderr
+
+
+def test_sqlite_stays_the_default(tmp_path):
+    conf = tmp_path / "multid.conf"
+    conf.write_text(config(service("bank", "bank", ["tcp://127.0.0.1:0"])))
+    r = run_multid(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+
+
+# --- the protocol, as with SQLite ---------------------------------------------
+
+# (client, command): two connections, every command and most errors.
+SCRIPT = [
+    (0, "HELP"), (0, "BALANCE"), (0, "HISTORY"),
+    (0, "OPEN Alice sesame"), (0, "OPEN alice other1"),
+    (0, "OPEN ALICE other1"), (0, "OPEN 1bad sesame"), (0, "OPEN carl abc"),
+    (0, "BALANCE"), (0, "DEPOSIT 12.3"), (0, "WITHDRAW 2.30"),
+    (0, "WITHDRAW 100"), (0, "DEPOSIT 0"), (0, "DEPOSIT 1.234"),
+    (1, "LOGIN alice wrong1"), (1, "LOGIN ALICE sesame"),
+    (1, "OPEN bob secret1"), (1, "TRANSFER alice 1"), (1, "BALANCE"),
+    (0, "TRANSFER BOB 4"), (0, "TRANSFER Alice 1"), (0, "TRANSFER alice 6"),
+    (0, "TRANSFER alice 6.01"), (0, "TRANSFER nobody 1"),
+    (0, "TRANSFER 1bad 1"), (0, "TRANSFER bob 0"),
+    (1, "BALANCE"), (1, "TRANSFER alice 0.5"), (1, "WITHDRAW 3.50"),
+    (1, "WITHDRAW 0.01"), (1, "DEPOSIT 1000000000"),
+    (0, "HISTORY"), (0, "HISTORY 2"), (0, "HISTORY 0"), (0, "HISTORY x"),
+    (1, "HISTORY 1000"), (1, "LOGOUT"), (1, "BALANCE"),
+    (1, "LOGIN bob secret1"), (1, "HISTORY 3"),
+    (0, "frobnicate"), (0, "QUIT"),
+]
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
+
+
+def run_script(d):
+    clients = [Client(d), Client(d)]
+    out = []
+    for who, cmd in SCRIPT:
+        c = clients[who]
+        reply = c.cmd(cmd)
+        out.append((who, cmd, reply))
+        m = re.match(r"^OK (\d+)$", reply)
+        if cmd.startswith("HISTORY") and m:
+            for _ in range(int(m.group(1))):
+                line = c.line()
+                assert STAMP.match(line), line
+                out.append((who, cmd, STAMP.sub("T ", line)))
+    assert clients[0].closed()
+    return out
+
+
+def test_same_answers_as_sqlite(start, tmp_path, pg, db):
+    lite = run_script(start(bank_config(tmp_path / "bank.db")))
+    post = run_script(start(pg_config(pg, db)))
+    for a, b in zip(lite, post):
+        assert a == b
+    assert len(lite) == len(post)
+
+
+def test_limit(start, pg, db):
+    d = start(pg_config(pg, db))
+    c = Client(d)
+    assert c.cmd("OPEN rich sesame") == "OK opened rich"
+    assert c.cmd("OPEN poor sesame") == "OK opened poor"
+    assert c.cmd("DEPOSIT 5") == "OK 5.00"
+    # The ceiling is 10000000000000.00; history need not explain it here.
+    pg.query("UPDATE accounts SET balance = 999999999999900 "
+             "WHERE name = 'rich'", db=db)
+    assert c.cmd("TRANSFER rich 1.01") == "ERR limit"
+    assert c.cmd("TRANSFER rich 1") == "OK 4.00"
+    assert c.cmd("TRANSFER rich 0.01") == "ERR limit"
+    assert c.cmd("LOGIN rich sesame") == "OK balance 10000000000000.00"
+    assert c.cmd("DEPOSIT 0.01") == "ERR limit"
+    assert c.cmd("WITHDRAW 0.01") == "OK 9999999999999.99"
+
+
+# --- the schema -----------------------------------------------------------------
+
+def test_schema_is_created_versioned_and_readable(start, pg, db):
+    d = start(pg_config(pg, db, metrics=True))
+    c = Client(d)
+    assert c.cmd("OPEN Alice sesame") == "OK opened Alice"
+    assert c.cmd("DEPOSIT 2.50") == "OK 2.50"
+    assert c.cmd("OPEN bob sesame") == "OK opened bob"
+    assert c.cmd("TRANSFER ALICE 0") == "ERR bad amount"
+    assert pg.query("SELECT version FROM schema_version", db=db) == [["1"]]
+    rows = pg.query("SELECT name, balance, hash FROM accounts ORDER BY id",
+                    db=db)
+    assert [r[:2] for r in rows] == [["alice", "250"], ["bob", "0"]]
+    for r in rows:
+        assert r[2].startswith("$y$") and "sesame" not in r[2]
+    hist = pg.query("SELECT a.name, h.kind, h.amount, h.balance, "
+                    "coalesce(h.other, ''), h.time <= now() FROM history h "
+                    "JOIN accounts a ON a.id = h.account", db=db)
+    assert hist == [["alice", "deposit", "250", "250", "", "t"]]
+    with pytest.raises(RuntimeError, match="append-only"):
+        pg.query("DELETE FROM history", db=db)
+    with pytest.raises(RuntimeError, match="accounts_balance_check"):
+        pg.query("UPDATE accounts SET balance = -1", db=db)
+    assert metric(d, 'multid_backend_up{backend="postgresql"}') == 1
+    # A second instance finds the schema there and serves the same
+    # accounts.
+    e = start(pg_config(pg, db))
+    c2 = Client(e)
+    assert c2.cmd("LOGIN alice sesame") == "OK balance 2.50"
+    assert pg.query("SELECT count(*) FROM schema_version", db=db) == [["1"]]
+
+
+def test_foreign_or_newer_schema_is_refused(start, pg):
+    foreign = pg.createdb("foreign%d" % next(_dbs))
+    pg.query("CREATE TABLE accounts (x int)", db=foreign)
+    newer = pg.createdb("newer%d" % next(_dbs))
+    pg.query("CREATE TABLE schema_version (version integer NOT NULL); "
+             "INSERT INTO schema_version VALUES (2)", db=newer)
+    for name, phrase in ((foreign, "not a multid bank database"),
+                         (newer, "schema version 2 is not one this multid "
+                          "knows")):
+        d = start(pg_config(pg, name))
+        c = Client(d)
+        assert c.cmd("OPEN alice sesame") == "ERR unavailable"
+        deadline = time.time() + 10
+        while phrase not in d.stderr() and time.time() < deadline:
+            time.sleep(0.1)
+        assert phrase in d.stderr()
+    assert pg.query("SELECT count(*) FROM accounts", db=foreign) == [["0"]]
