@@ -123,9 +123,11 @@ deps:
 	fi
 
 # Clients and components only the tests use: make check installs them
-# too (a real browser for the file browser, testssl.sh for TLS, the
+# too (a real browser for the file browser, testssl.sh for TLS, WeeChat's
+# headless build as a third IRC client, the
 # engines several instances share: PostgreSQL, Redis, rsyslog, HAProxy).
 TEST_DEBS = chromium:chromium testssl:testssl.sh ncat:ncat \
+            weechat-headless:weechat-headless \
             /usr/lib/postgresql/15/bin/postgres:postgresql-15 \
             redis-server:redis-server rsyslogd:rsyslog haproxy:haproxy
 deps-test:

@@ -852,6 +852,98 @@ def test_irssi_ii_and_a_line_user_chat_across_two_rooms(d, tmp_path):
         ii.stop()
 
 
+class WeeChat:
+    """weechat-headless, driven through its FIFO, its buffers read from
+    the logger's files."""
+
+    def __init__(self, tmp, host, port, nick):
+        self.dir = os.path.join(str(tmp), "weechat")
+        self.logs = os.path.join(self.dir, "logs")
+        os.makedirs(self.dir)
+        # Logs written at once; no anti-flood delay between our lines.
+        setup = ";".join([
+            "/set logger.file.flush_delay 0",
+            "/set logger.level.irc 9",
+            "/server add multid %s/%d -notls" % (host, port),
+            "/set irc.server.multid.nicks %s" % nick,
+            "/set irc.server.multid.username %s" % nick,
+            "/set irc.server.multid.anti_flood_prio_high 0",
+            "/set irc.server.multid.anti_flood_prio_low 0",
+            "/connect multid"])
+        self.proc = subprocess.Popen(
+            ["weechat-headless", "--dir", self.dir, "-r", setup],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self.fifo = os.path.join(self.dir, "weechat_fifo_%d" % self.proc.pid)
+        wait_for("WeeChat's registration",
+                 lambda: "End of MOTD" in self.log("irc.server.multid")
+                 or "MOTD File is missing" in self.log("irc.server.multid"))
+
+    def log(self, buffer):
+        return read_text(os.path.join(self.logs, buffer + ".weechatlog"))
+
+    def send(self, text, buffer="irc.server.multid"):
+        """Text or a /command typed in buffer (its full name)."""
+        wait_for("WeeChat's FIFO", lambda: os.path.exists(self.fifo))
+        fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, ("%s *%s\n" % (buffer, text)).encode())
+        finally:
+            os.close(fd)
+
+    def wait_log(self, buffer, text, timeout=10):
+        wait_for(repr(text) + " in WeeChat's " + buffer,
+                 lambda: text in self.log(buffer), timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+def test_weechat_and_a_line_user_chat(d, tmp_path):
+    """WeeChat (its headless build) joins, talks both ways with a line
+    user, acts, changes its nick, sets a topic, parts and quits, and
+    shows no error: no numeric's error text, no line of its own
+    beginning with =!=."""
+    need("weechat-headless")
+    host, port = addr(d, IRC)
+    liner = Line(d, "liner")
+    wc = WeeChat(tmp_path, host, port, "weey")
+    lobby = "irc.multid.#lobby"
+    try:
+        wc.send("/join #lobby")
+        assert liner.line() == "* weey joined"
+        wc.wait_log(lobby, "Channel #lobby: 2 nicks")
+        wc.send("hello from weechat", lobby)
+        assert liner.line() == "<weey> hello from weechat"
+        liner.send("hello weey")
+        wc.wait_log(lobby, "liner\thello weey")
+        wc.send("/me waves", lobby)
+        assert liner.line() == "* weey waves"
+        liner.send("/me waves back")
+        wc.wait_log(lobby, "liner waves back")
+        wc.send("/topic talk here", lobby)
+        assert liner.line() == "* weey set the topic of lobby: talk here"
+        wc.send("/nick weey2", lobby)
+        assert liner.line() == "* weey is now weey2"
+        wc.wait_log("irc.server.multid", "You are now known as weey2")
+        wc.send("/whois liner")
+        wc.wait_log("irc.server.multid", "[liner]")
+        wc.send("/part see you", lobby)
+        assert liner.line() == "* weey2 left (see you)"
+        wc.send("/join #lobby")
+        assert liner.line() == "* weey2 joined"
+        wc.send("/quit bye all")
+        assert liner.line() == "* weey2 left (bye all)"
+        for buf in ("irc.server.multid", lobby, "core.weechat"):
+            log = wc.log(buf)
+            for e in CLIENT_ERRORS + ("=!=",):
+                assert e not in log, (e, log[-2000:])
+    finally:
+        wc.stop()
+
+
 def test_irssi_over_tls_with_a_line_user(start, tmp_path):
     """irssi on tls:// (IRC on 6697, SPEC 6), checking the certificate,
     talks with a plain line user in the same room."""
