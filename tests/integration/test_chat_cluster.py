@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from multid import LineClient, config, listen_group, service
+from multid import LineClient, config, listen_group, run_multid, service
 from redisserver import RedisServer
 
 LINE = "127.0.0.1"
@@ -269,7 +269,14 @@ def test_history_is_shared(start, redis):
     alice = Line(a, "alice")
     for i in range(7):
         alice.send("line %d" % i)
-    b = start(chat_conf(redis.url(), "history = 5;"))
+    # In Redis before the other instance starts (else bob hears them live).
+    eventually(lambda: redis.cli("LINDEX", "t:hist:lobby", "0").strip() ==
+               "1 %s M- 5:alice5:lobby6:line 6--" % redis.cli(
+                   "GET", "t:nick:alice").strip())
+    assert redis.cli("LLEN", "t:hist:lobby").strip() == "5"
+    # Redis by its name: looked up off the reactor.
+    b = start(chat_conf(redis.url().replace("127.0.0.1", "localhost"),
+                        "history = 5;"))
     bob = Line(b)
     bob.send("bob")
     got = bob.until("<alice> line 6", timeout=10)
@@ -288,3 +295,19 @@ def test_redis_absent_at_start(start, redis):
     eventually(lambda: "alice" in who(bob), timeout=15)
     bob.send("found you")
     assert alice.until("<bob>")[-1] == "<bob> found you"
+
+
+@pytest.mark.parametrize("url, name, error", [
+    ("http://127.0.0.1:6379", "t", "cluster: not redis://HOST:PORT"),
+    ("redis://127.0.0.1:0", "t", "cluster: not redis://HOST:PORT"),
+    ("redis://:6379", "t", "cluster: not redis://HOST:PORT"),
+    ("redis://127.0.0.1:6379", "a b", "cluster_name: letters, digits"),
+])
+def test_bad_cluster_keys(tmp_path, url, name, error):
+    conf = tmp_path / "multid.conf"
+    conf.write_text(config(service("chat", "chat", ["tcp://127.0.0.1:0"],
+                                   'cluster = "%s"; cluster_name = "%s";' %
+                                   (url, name))))
+    r = run_multid(["-t", "-c", str(conf)])
+    assert r.returncode != 0
+    assert error in r.stderr, r.stderr

@@ -8,14 +8,8 @@
  * instance's users do reaches the others in the order done), the other
  * is subscribed to the channel.  What the others publish is delivered to
  * the local users through the ordinary core (room.c) as the doings of a
- * "remote user", a chat_user without a connection that the fan-out skips.
- *
- * The mirror of remote users is kept by the events, and made whole at
- * each (re)connection: the instance publishes SYNC, every instance
- * (itself included) then states its users (USER with their rooms, the
- * topics of its rooms) and END; remote users an instance no longer states
- * are gone.  An instance silent for CLUSTER_GONE_MS (heartbeat every tick)
- * is gone with its users.
+ * "remote user", a chat_user without a connection that the fan-out skips
+ * (cluster_mirror.c keeps them).
  *
  * Nicknames: `<name>:nick:<lower>` holds the instance's id for
  * CLUSTER_LEASE_MS, set if free (a small script, so that renewing never
@@ -39,20 +33,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "../../ev.h"
 #include "../../server.h"
-#include "cluster.h"
-#include "room.h"
-
-#define CLUSTER_TICK_MS      5000     /* heartbeat, lease renewal, peers */
-#define CLUSTER_LEASE_MS     30000    /* a nickname's lease */
-#define CLUSTER_GONE_MS      20000    /* an instance silent this long is gone */
-#define CLUSTER_CONNECT_MS   5000     /* connecting longer is a failure */
-#define CLUSTER_BACKOFF_MIN  100      /* first retry, ms */
-#define CLUSTER_BACKOFF_MAX  5000     /* retries at most this far apart */
+#include "cluster_impl.h"
 
 #define CLUSTER_DOWN_TEXT "the cluster is unreachable; rooms are local for now"
 #define CLUSTER_BACK_TEXT "the cluster is back; rooms are shared again"
@@ -69,70 +58,10 @@ static const char cluster_release_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('DEL', KEYS[1]) end return 0";
 
-enum cluster_state {
-	CLUSTER_DOWN,             /* waiting to retry */
-	CLUSTER_CONNECTING,       /* connections opening, subscribing */
-	CLUSTER_UP,               /* shared */
-};
-
-/* One hiredis context and its registration with the reactor. */
-struct cluster_link {
-	struct cluster     *cl;           /* its cluster */
-	redisAsyncContext  *ac;           /* NULL while closed */
-	int                 fd;           /* its socket */
-	int                 mask;         /* EV_* registered for fd */
-	bool                connected;    /* the connect callback said so */
-};
-
-/* Another instance, known by its messages. */
-struct cluster_peer {
-	uint64_t             id;          /* its id */
-	int64_t              seen;        /* ms of its last message */
-	struct cluster_peer *next;        /* the others */
-};
-
-/* A nickname a local user waits for. */
-struct cluster_claim {
-	struct cluster       *cl;         /* its cluster */
-	struct chat_user     *u;          /* who, or NULL once it left */
-	chat_claim_proc      *done;       /* told the answer */
-	char                  name[CHAT_NAME_MAX + 1]; /* as asked */
-	char                  key[CHAT_NAME_MAX + 1];  /* lower-cased */
-	struct cluster_claim *next;       /* the other claims */
-};
-
-/* A room's shared history being fetched. */
-struct cluster_fetch {
-	struct cluster *cl;               /* its cluster */
-	bool            tell;             /* send it to the room's members */
-	char            room[CHAT_NAME_MAX + 1]; /* which room */
-};
-
-struct cluster {
-	struct chat          *ch;         /* the chat it serves */
-	char                 *host;       /* Redis's host */
-	int                   port;       /* and port */
-	char                 *channel;    /* cluster_name: channel, key prefix */
-	uint64_t              id;         /* this instance */
-	char                  idhex[17];  /* the same in hex */
-	struct cluster_link   pub;        /* commands and PUBLISH */
-	struct cluster_link   sub;        /* SUBSCRIBE */
-	enum cluster_state    state;      /* see enum cluster_state */
-	bool                  subscribed; /* sub's SUBSCRIBE was confirmed */
-	bool                  told_down;  /* users were told it is away */
-	bool                  ever_up;    /* it was up before */
-	long                  backoff;    /* next retry delay, ms */
-	long long             retry;      /* retry timer, or 0 */
-	long long             deadline;   /* connect deadline timer, or 0 */
-	long long             tick;       /* heartbeat timer */
-	struct cluster_peer  *peers;      /* instances heard from */
-	struct cluster_claim *claims;     /* nicknames being claimed */
-};
-
 static void cluster_lost(struct cluster *cl, const char *why);
 static void cluster_up(struct cluster *cl);
 
-static void
+void
 cluster_count_error(struct cluster *cl)
 {
 	cl->ch->svc->stats.custom[CHAT_COUNTER_REDIS_ERRORS]++;
@@ -251,11 +180,13 @@ cluster_on_disconnect(const redisAsyncContext *cac, int status)
 	    "connection closed");
 }
 
-/* Opens a context for l, bound to the reactor; 0 or -errno. */
+/* Opens a context for l to addr (numeric: hiredis would look a name up
+ * on the reactor), bound to the reactor; 0 or -errno. */
 static int
-cluster_link_open(struct cluster *cl, struct cluster_link *l)
+cluster_link_open(struct cluster *cl, struct cluster_link *l,
+    const char *addr)
 {
-	redisAsyncContext *ac = redisAsyncConnect(cl->host, cl->port);
+	redisAsyncContext *ac = redisAsyncConnect(addr, cl->port);
 
 	if (ac == NULL)
 		return -ENOMEM;
@@ -284,9 +215,7 @@ cluster_link_open(struct cluster *cl, struct cluster_link *l)
 
 /* --- local users and what they are told ---------------------------------- */
 
-/* The named users, local (remote false) or remote, into a new array
- * (free it) of *n entries; NULL when there are none or no memory. */
-static struct chat_user **
+struct chat_user **
 cluster_users(struct cluster *cl, bool remote, size_t *n)
 {
 	struct hash_table *t = &cl->ch->users;
@@ -344,15 +273,7 @@ cluster_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	}
 }
 
-static bool
-cluster_up_now(const struct cluster *cl)
-{
-	return cl->state == CLUSTER_UP && cl->pub.ac != NULL;
-}
-
-/* Publishes m on the channel; a MESSAGE also goes into the room's shared
- * history. */
-static void
+void
 cluster_publish(struct cluster *cl, struct cluster_msg *m)
 {
 	long hist = chat_conf_now(cl->ch)->history;
@@ -390,309 +311,6 @@ cluster_release(struct cluster *cl, const char *nick)
 	redisAsyncCommand(cl->pub.ac, cluster_on_reply, cl,
 	    "EVAL %s 1 %s:nick:%s %s", cluster_release_lua, cl->channel, key,
 	    cl->idhex);
-}
-
-/* --- remote users ---------------------------------------------------------- */
-
-static bool
-cluster_member(const struct chat_user *u, const struct chat_room *room)
-{
-	for (const struct chat_link *l = u->rooms; l != NULL; l = l->user_next)
-		if (l->room == room)
-			return true;
-	return false;
-}
-
-/* The remote user called nick, or NULL. */
-static struct chat_user *
-cluster_ghost_find(struct cluster *cl, const char *nick)
-{
-	struct chat_user *u = chat_user_find(cl->ch, nick);
-
-	return u != NULL && u->c == NULL ? u : NULL;
-}
-
-/* The remote user called nick on instance from, made if new; NULL when a
- * local user has that name (both got it while Redis was away: the
- * renewal sorts it out) or without memory. */
-static struct chat_user *
-cluster_ghost(struct cluster *cl, uint64_t from, const char *nick)
-{
-	struct chat_user *u = chat_user_find(cl->ch, nick);
-
-	if (u != NULL) {
-		if (u->c != NULL)
-			return NULL;
-		u->remote = from;
-		return u;
-	}
-	if ((u = calloc(1, sizeof(*u))) == NULL)
-		return NULL;
-	u->proto = CHAT_PROTO_LINE;
-	u->remote = from;
-	if (chat_user_name(cl->ch, u, nick) != 0) {
-		free(u);
-		return NULL;
-	}
-	return u;
-}
-
-/* A remote user goes: its rooms see it leave (reason, when loud), or
- * not at all. */
-static void
-cluster_ghost_free(struct cluster *cl, struct chat_user *u, bool loud,
-    const char *reason)
-{
-	if (loud)
-		chat_user_depart(cl->ch, u, reason);
-	else
-		chat_user_drop(cl->ch, u);
-	free(u);
-}
-
-/* Every remote user of instance from (0: of every instance). */
-static void
-cluster_ghosts_free(struct cluster *cl, uint64_t from, bool only_stale,
-    bool loud, const char *reason)
-{
-	size_t n;
-	struct chat_user **v = cluster_users(cl, true, &n);
-
-	for (size_t i = 0; i < n; i++)
-		if ((from == 0 || v[i]->remote == from) &&
-		    (!only_stale || v[i]->stale))
-			cluster_ghost_free(cl, v[i], loud, reason);
-	free(v);
-}
-
-static void
-cluster_peer_touch(struct cluster *cl, uint64_t id)
-{
-	struct cluster_peer *p;
-
-	for (p = cl->peers; p != NULL && p->id != id; p = p->next)
-		;
-	if (p == NULL) {
-		if ((p = calloc(1, sizeof(*p))) == NULL)
-			return;
-		p->id = id;
-		p->next = cl->peers;
-		cl->peers = p;
-	}
-	p->seen = ev_now(server.loop);
-}
-
-static void
-cluster_peers_free(struct cluster *cl)
-{
-	while (cl->peers != NULL) {
-		struct cluster_peer *p = cl->peers;
-
-		cl->peers = p->next;
-		free(p);
-	}
-}
-
-/* Instances silent too long are gone, and their users with them. */
-static void
-cluster_peers_check(struct cluster *cl)
-{
-	int64_t now = ev_now(server.loop);
-
-	for (struct cluster_peer **pp = &cl->peers; *pp != NULL;) {
-		struct cluster_peer *p = *pp;
-
-		if (now - p->seen <= CLUSTER_GONE_MS) {
-			pp = &p->next;
-			continue;
-		}
-		svc_log(cl->ch->svc, LOG_LVL_NOTICE, "cluster: instance %016"
-		    PRIx64 " is gone", p->id);
-		*pp = p->next;
-		cluster_ghosts_free(cl, p->id, false, true, "server gone");
-		free(p);
-	}
-}
-
-/* --- what the others say ---------------------------------------------------- */
-
-/* USER: the remote user is in exactly the rooms listed. */
-static void
-cluster_recv_user(struct cluster *cl, const struct cluster_msg *m)
-{
-	struct chat *ch = cl->ch;
-	struct chat_user *g = cluster_ghost(cl, m->from, m->nick);
-	char list[CLUSTER_TEXT_MAX + 1], *save = NULL;
-	struct chat_link *l, *next;
-
-	if (g == NULL)
-		return;
-	g->stale = false;
-	snprintf(list, sizeof(list), "%s", m->text != NULL ? m->text : "");
-	for (char *name = strtok_r(list, " ", &save); name != NULL;
-	    name = strtok_r(NULL, " ", &save)) {
-		struct chat_room *room = chat_room_get(ch, name);
-
-		if (room != NULL && !cluster_member(g, room) &&
-		    chat_room_join(ch, g, room) != 0)
-			chat_room_drop(ch, room);
-	}
-	for (l = g->rooms; l != NULL; l = next) {
-		const char *t = m->text != NULL ? m->text : "";
-		size_t n = strlen(l->room->name);
-		bool listed = false;
-
-		next = l->user_next;
-		for (const char *p = t; (p = strcasestr(p, l->room->name)) != NULL;
-		    p += n)
-			if ((p == t || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
-				listed = true;
-		if (!listed)
-			chat_room_part(ch, g, l->room, NULL);
-	}
-}
-
-static void
-cluster_recv_nick(struct cluster *cl, const struct cluster_msg *m)
-{
-	struct chat_user *g = cluster_ghost_find(cl, m->nick);
-	struct chat_user *other = chat_user_find(cl->ch, m->text);
-
-	if (g == NULL) {
-		(void)cluster_ghost(cl, m->from, m->text);
-		return;
-	}
-	g->remote = m->from;
-	if (other != NULL && other != g)
-		cluster_ghost_free(cl, g, false, NULL);
-	else
-		(void)chat_user_rename(cl->ch, g, m->text);
-}
-
-static void
-cluster_recv_topic(struct cluster *cl, const struct cluster_msg *m)
-{
-	struct chat_room *room = chat_room_find(cl->ch, m->room);
-	struct chat_user *g;
-	char *t;
-
-	if (room == NULL || room->count == 0)
-		return;
-	if (m->silent) {
-		if ((t = strdup(m->text)) != NULL) {
-			free(room->topic);
-			room->topic = t;
-		}
-		return;
-	}
-	if ((g = cluster_ghost(cl, m->from, m->nick)) != NULL)
-		(void)chat_room_topic(cl->ch, g, room, m->text);
-}
-
-static void
-cluster_recv_say(struct cluster *cl, const struct cluster_msg *m)
-{
-	struct chat_room *room = chat_room_find(cl->ch, m->room);
-	struct chat_event ev = { .type = m->type == CLUSTER_ACTION ?
-	    CHAT_EV_ACTION : CHAT_EV_MESSAGE, .nick = m->nick, .text = m->text,
-	    .styled = m->styled, .notice = m->notice, .ch = cl->ch };
-
-	if (room == NULL)
-		return;
-	ev.room = room->name;
-	ev.user = cluster_ghost(cl, m->from, m->nick);
-	chat_say_event(cl->ch, room, &ev);
-}
-
-static void
-cluster_recv_private(struct cluster *cl, const struct cluster_msg *m)
-{
-	struct chat_user *to = chat_user_find(cl->ch, m->to);
-	struct chat_event ev = { .type = CHAT_EV_PRIVATE, .nick = m->nick,
-	    .text = m->text, .styled = m->styled, .notice = m->notice,
-	    .ch = cl->ch, .to = to };
-
-	if (to == NULL || to->c == NULL)
-		return;
-	ev.user = cluster_ghost(cl, m->from, m->nick);
-	(void)chat_private_event(cl->ch, &ev);
-}
-
-static void
-cluster_recv_room(struct cluster *cl, const struct cluster_msg *m)
-{
-	struct chat *ch = cl->ch;
-	struct chat_user *g;
-	struct chat_room *room;
-
-	if (m->type == CLUSTER_JOIN) {
-		if ((g = cluster_ghost(cl, m->from, m->nick)) == NULL ||
-		    (room = chat_room_get(ch, m->room)) == NULL)
-			return;
-		if (!cluster_member(g, room) && chat_room_join(ch, g, room) != 0)
-			chat_room_drop(ch, room);
-		else if (room->count == 0)
-			chat_room_drop(ch, room);
-		return;
-	}
-	if ((g = cluster_ghost_find(cl, m->nick)) != NULL &&
-	    (room = chat_room_find(ch, m->room)) != NULL &&
-	    cluster_member(g, room))
-		chat_room_part(ch, g, room, m->text);
-}
-
-static void cluster_announce(struct cluster *cl);
-
-static void
-cluster_receive(struct cluster *cl, const char *data, size_t len)
-{
-	char *store = malloc(len + 8);
-	struct cluster_msg m;
-	struct chat_user *g;
-
-	if (store == NULL)
-		return;
-	if (cluster_msg_decode(data, len, &m, store) != 0) {
-		cluster_count_error(cl);
-		free(store);
-		return;
-	}
-	if (m.from == cl->id) {
-		free(store);
-		return;
-	}
-	cluster_peer_touch(cl, m.from);
-	switch (m.type) {
-	case CLUSTER_MESSAGE:
-	case CLUSTER_ACTION:  cluster_recv_say(cl, &m); break;
-	case CLUSTER_JOIN:
-	case CLUSTER_PART:    cluster_recv_room(cl, &m); break;
-	case CLUSTER_QUIT:
-		if ((g = cluster_ghost_find(cl, m.nick)) != NULL)
-			cluster_ghost_free(cl, g, true, m.text);
-		break;
-	case CLUSTER_NICK:    cluster_recv_nick(cl, &m); break;
-	case CLUSTER_TOPIC:   cluster_recv_topic(cl, &m); break;
-	case CLUSTER_PRIVATE: cluster_recv_private(cl, &m); break;
-	case CLUSTER_USER:    cluster_recv_user(cl, &m); break;
-	case CLUSTER_SYNC: {
-		size_t n;
-		struct chat_user **v = cluster_users(cl, true, &n);
-
-		for (size_t i = 0; i < n; i++)
-			if (v[i]->remote == m.from)
-				v[i]->stale = true;
-		free(v);
-		cluster_announce(cl);
-		break;
-	}
-	case CLUSTER_END:
-		cluster_ghosts_free(cl, m.from, true, true, NULL);
-		break;
-	case CLUSTER_ALIVE:
-		break;
-	}
-	free(store);
 }
 
 /* --- the subscription ------------------------------------------------------- */
@@ -932,41 +550,6 @@ cluster_room_new(struct chat *ch, struct chat_room *room)
 
 /* --- connecting ---------------------------------------------------------------- */
 
-/* Publishes this instance's state: every local user with its rooms, the
- * topics of the rooms they are in, then END. */
-static void
-cluster_announce(struct cluster *cl)
-{
-	size_t n;
-	struct chat_user **v = cluster_users(cl, false, &n);
-	struct cluster_msg m = { .type = CLUSTER_USER };
-
-	for (size_t i = 0; i < n; i++) {
-		char list[CHAT_NAME_MAX * 24 + 24 + 1];
-		size_t len = 0;
-
-		for (struct chat_link *l = v[i]->rooms; l != NULL &&
-		    len + CHAT_NAME_MAX + 2 < sizeof(list); l = l->user_next)
-			len += (size_t)sprintf(list + len, "%s%s", len ? " " : "",
-			    l->room->name);
-		list[len] = '\0';
-		m.nick = v[i]->nick;
-		m.text = len > 0 ? list : NULL;
-		cluster_publish(cl, &m);
-		for (struct chat_link *l = v[i]->rooms; l != NULL; l = l->user_next)
-			if (l->room->topic != NULL && l->room->topic[0] != '\0') {
-				struct cluster_msg t = { .type = CLUSTER_TOPIC,
-				    .silent = true, .nick = v[i]->nick,
-				    .room = l->room->name, .text = l->room->topic };
-
-				cluster_publish(cl, &t);
-			}
-	}
-	free(v);
-	m = (struct cluster_msg){ .type = CLUSTER_END };
-	cluster_publish(cl, &m);
-}
-
 /* Both connections are open and the channel subscribed. */
 static void
 cluster_up(struct cluster *cl)
@@ -1021,22 +604,89 @@ cluster_connect_late(struct ev_loop *loop, long long id, void *data)
 	return -1;
 }
 
-/* Opens both connections and asks for the subscription. */
+/* Opens both connections to addr (numeric) and asks for the
+ * subscription. */
 static void
-cluster_connect(struct cluster *cl)
+cluster_open(struct cluster *cl, const char *addr)
 {
-	cl->state = CLUSTER_CONNECTING;
-	cl->subscribed = false;
-	if (cluster_link_open(cl, &cl->pub) != 0 ||
-	    cluster_link_open(cl, &cl->sub) != 0) {
+	if (cluster_link_open(cl, &cl->pub, addr) != 0 ||
+	    cluster_link_open(cl, &cl->sub, addr) != 0) {
 		cluster_count_error(cl);
 		cluster_lost(cl, "cannot connect");
 		return;
 	}
 	redisAsyncCommand(cl->sub.ac, cluster_on_sub, cl, "SUBSCRIBE %s",
 	    cl->channel);
+}
+
+static void
+cluster_resolve_run(struct worker_job *job)
+{
+	struct cluster_resolve *r = (struct cluster_resolve *)job;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+
+	struct addrinfo *use;
+
+	r->err = getaddrinfo(r->host, NULL, &hints, &ai);
+	if (r->err != 0)
+		return;
+	/* An IPv4 address first, as a Redis bound to 127.0.0.1 is reached
+	 * through "localhost". */
+	for (use = ai; use != NULL && use->ai_family != AF_INET;
+	    use = use->ai_next)
+		;
+	if (use == NULL)
+		use = ai;
+	if (use->ai_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)use->ai_addr)->
+		    sin6_addr, r->addr, sizeof(r->addr));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)use->ai_addr)->sin_addr,
+		    r->addr, sizeof(r->addr));
+	freeaddrinfo(ai);
+}
+
+static void
+cluster_resolve_done(struct worker_job *job)
+{
+	struct cluster_resolve *r = (struct cluster_resolve *)job;
+	struct cluster *cl = r->cl;
+
+	cl->resolving = false;
+	if (cl->state != CLUSTER_CONNECTING)
+		return;
+	if (r->err != 0) {
+		cluster_count_error(cl);
+		cluster_lost(cl, gai_strerror(r->err));
+		return;
+	}
+	cluster_open(cl, r->addr);
+}
+
+/* Connects: at once to an address, through a look-up to a name. */
+static void
+cluster_connect(struct cluster *cl)
+{
+	cl->state = CLUSTER_CONNECTING;
+	cl->subscribed = false;
 	cl->deadline = ev_timer_add(server.loop, CLUSTER_CONNECT_MS,
 	    cluster_connect_late, cl);
+	if (cl->resolver == NULL) {
+		cluster_open(cl, cl->host);
+		return;
+	}
+	if (cl->resolving)
+		return;             /* a late answer to the last try serves */
+	cl->res.job.run = cluster_resolve_run;
+	cl->res.job.done = cluster_resolve_done;
+	cl->res.cl = cl;
+	snprintf(cl->res.host, sizeof(cl->res.host), "%s", cl->host);
+	if (worker_submit(cl->resolver, &cl->res.job) != 0) {
+		cluster_count_error(cl);
+		cluster_lost(cl, "cannot look the host up");
+		return;
+	}
+	cl->resolving = true;
 }
 
 static long
@@ -1206,6 +856,15 @@ cluster_url_check(const char *url)
 	return NULL;
 }
 
+static bool
+cluster_numeric(const char *host)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1;
+}
+
 int
 cluster_start(struct chat *ch, const char *url, const char *name)
 {
@@ -1229,6 +888,17 @@ cluster_start(struct chat *ch, const char *url, const char *name)
 	snprintf(cl->idhex, sizeof(cl->idhex), "%016" PRIx64, cl->id);
 	cl->backoff = CLUSTER_BACKOFF_MIN;
 	cl->state = CLUSTER_DOWN;
+	if (!cluster_numeric(cl->host)) {
+		struct worker_config wc = { .name = "redis-lookup", .threads = 1 };
+		int err = 0;
+
+		if ((cl->resolver = worker_start(server.loop, &wc, &err)) == NULL) {
+			free(cl->host);
+			free(cl->channel);
+			free(cl);
+			return err;
+		}
+	}
 	ch->cluster = cl;
 	cl->tick = ev_timer_add(server.loop, CLUSTER_TICK_MS, cluster_tick, cl);
 	cluster_connect(cl);
@@ -1243,6 +913,9 @@ cluster_stop(struct chat *ch)
 	if (cl == NULL)
 		return;
 	cl->state = CLUSTER_DOWN;
+	/* Waits for a look-up under way; its answer finds the link down. */
+	if (cl->resolver != NULL)
+		worker_stop(cl->resolver);
 	if (cl->retry != 0)
 		ev_timer_del(server.loop, cl->retry);
 	if (cl->deadline != 0)
