@@ -316,6 +316,29 @@ def test_reload_moves_to_another_collector(start, tmp_path):
         b.cleanup()
 
 
+def test_reload_adds_and_removes_forward(start, rsyslog):
+    tok = uuid.uuid4().hex[:8]
+    plain = service("log", "log", ["udp://127.0.0.1:0"])
+    d = start(config(plain, metrics_service()))
+    send(d, [b"<13>local one " + tok.encode()])
+    d.reload(config(log_service(rsyslog.url), metrics_service()))
+    wait_metric(d, UP, lambda v: v == 1)
+    send(d, [b"<13>forwarded " + tok.encode()])
+    assert [x["msg"] for x in wait_count(rsyslog, tok, 1)] == [
+        "forwarded " + tok]
+    d.reload()                    # SIGHUP: nothing to reopen
+    d.reload(config(plain, metrics_service()))
+    wait_metric(d, UP, lambda v: v == 0)
+    send(d, [b"<13>local two " + tok.encode()])
+    deadline = time.time() + 10
+    while d.stdout().count(tok) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    out = d.stdout()
+    assert "local one " + tok in out and "local two " + tok in out
+    assert "forwarded " + tok not in out
+    assert [x["msg"] for x in with_token(rsyslog, tok)] == ["forwarded " + tok]
+
+
 # --- configuration ---------------------------------------------------------
 
 @pytest.mark.parametrize("value,phrase", [
