@@ -3,8 +3,11 @@ the schema other tools read, several instances on one database with no
 lost update, and what happens when an instance or the database dies.
 PostgreSQL runs as the user postgres in a temporary directory
 (pgserver.py); when it cannot start, these tests fail."""
+import collections
 import itertools
+import random
 import re
+import threading
 import time
 import urllib.request
 
@@ -217,3 +220,203 @@ def test_foreign_or_newer_schema_is_refused(start, pg):
             time.sleep(0.1)
         assert phrase in d.stderr()
     assert pg.query("SELECT count(*) FROM accounts", db=foreign) == [["0"]]
+
+
+# --- several instances, and failures ----------------------------------------------
+
+def open_accounts(d, n):
+    names = ["acct%02d" % i for i in range(n)]
+    c = Client(d)
+    for name in names:
+        assert c.cmd("OPEN %s sesame" % name) == "OK opened " + name
+        assert c.cmd("DEPOSIT " + START) == "OK " + START
+    c.close()
+    return names
+
+
+def transfers(d, names, me, seed, stop, acked, replies, deadline):
+    """Logs in as me and sends TRANSFERs to random accounts until stop or
+    the deadline; each acknowledged one goes to acked as (account, kind,
+    cents, balance), every reply is counted.  A daemon that is gone ends
+    it quietly."""
+    rnd = random.Random(seed)
+    try:
+        c = Client(d)
+        reply = c.cmd("LOGIN %s sesame" % me)
+        replies[reply.split(" ")[0] + " " + reply.split(" ")[1]] += 1
+        if not reply.startswith("OK balance"):
+            return
+        while not stop.is_set() and time.time() < deadline:
+            amount = rnd.randint(1, 2000)
+            other = rnd.choice(names)
+            reply = c.cmd("TRANSFER %s %d.%02d" % ((other,) +
+                                                   divmod(amount, 100)))
+            replies[reply if reply.startswith("ERR") else "OK"] += 1
+            if reply == "ERR unavailable":
+                time.sleep(0.05)
+            if reply.startswith("OK "):
+                whole, frac = reply[3:].split(".")
+                bal = int(whole) * 100 + int(frac)
+                if other == me:
+                    acked.append((me, "transfer-in", amount, bal))
+                else:
+                    acked.append((me, "transfer-out", amount, bal))
+    except OSError:
+        # A kill -9 of the daemon: it may take a moment to be gone.
+        for _ in range(50):
+            if not d.alive():
+                return
+            time.sleep(0.1)
+        raise
+
+
+def run_load(daemons, names, clients, seconds, stop=None, extra=None):
+    """clients threads split across daemons doing transfers for at most
+    seconds; returns (acked, replies, threads, stop)."""
+    acked = []
+    replies = collections.Counter()
+    stop = stop or threading.Event()
+    deadline = time.time() + seconds
+    threads = [threading.Thread(target=transfers, args=(
+        daemons[i % len(daemons)], names, names[i % len(names)], i, stop,
+        acked, replies, deadline)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    return acked, replies, threads, stop
+
+
+def join(threads, stop, timeout=60):
+    deadline = time.time() + timeout
+    for t in threads:
+        t.join(max(0.1, deadline - time.time()))
+    stop.set()
+    for t in threads:
+        t.join(10)
+        assert not t.is_alive(), "a client hangs"
+
+
+def check_database(pg, db, n):
+    """The promises, read by psql: no negative balance, each balance the
+    sum of its history and each history line the running sum, money
+    neither made nor lost, and every transfer-out with its transfer-in."""
+    total = pg.query("SELECT sum(balance), min(balance), count(*) "
+                     "FROM accounts", db=db)[0]
+    assert total == [str(n * 100000), total[1], str(n)]
+    assert int(total[1]) >= 0
+    bad = pg.query(
+        "SELECT a.name, a.balance, coalesce(sum(CASE WHEN h.kind IN "
+        "('deposit', 'transfer-in') THEN h.amount ELSE -h.amount END), 0) "
+        "FROM accounts a LEFT JOIN history h ON h.account = a.id "
+        "GROUP BY a.id HAVING a.balance <> coalesce(sum(CASE WHEN h.kind IN "
+        "('deposit', 'transfer-in') THEN h.amount ELSE -h.amount END), 0)",
+        db=db)
+    assert bad == []
+    running = pg.query(
+        "SELECT count(*) FROM (SELECT balance, sum(CASE WHEN kind IN "
+        "('deposit', 'transfer-in') THEN amount ELSE -amount END) OVER "
+        "(PARTITION BY account ORDER BY id) AS s FROM history) x "
+        "WHERE s <> balance OR balance < 0", db=db)
+    assert running == [["0"]]
+    pairs = pg.query("SELECT kind, count(*), sum(amount) FROM history "
+                     "WHERE kind LIKE 'transfer-%' GROUP BY kind ORDER BY 1",
+                     db=db)
+    if pairs:
+        assert pairs[0][1:] == pairs[1][1:], pairs
+
+
+def check_acked(pg, db, acked):
+    """Every acknowledged transfer is in the history: the sender's line
+    with its amount and the balance the reply showed."""
+    rows = pg.query("SELECT a.name, h.kind, h.amount, h.balance FROM "
+                    "history h JOIN accounts a ON a.id = h.account", db=db)
+    have = collections.Counter((r[0], r[1], int(r[2]), int(r[3]))
+                               for r in rows)
+    want = collections.Counter(acked)
+    missing = want - have
+    assert not missing, "acknowledged but not in the database: %r" % (
+        list(missing.items())[:5],)
+
+
+def test_two_instances_64_clients(start, pg, db):
+    one = start(pg_config(pg, db))
+    two = start(pg_config(pg, db))
+    names = open_accounts(one, 16)
+    acked, replies, threads, stop = run_load([one, two], names, 64, 3)
+    join(threads, stop)
+    assert set(replies) <= {"OK", "OK balance", "ERR insufficient funds"}, \
+        (replies, one.stderr(), two.stderr())
+    assert replies["OK"] > 64, replies
+    check_database(pg, db, 16)
+    check_acked(pg, db, acked)
+
+
+def test_kill_9_of_an_instance_mid_load(start, pg, db):
+    one = start(pg_config(pg, db))
+    two = start(pg_config(pg, db))
+    names = open_accounts(two, 8)
+    acked, replies, threads, stop = run_load([one, two], names, 32, 4)
+    time.sleep(1.5)
+    one.kill()
+    join(threads, stop)
+    assert set(replies) <= {"OK", "OK balance", "ERR insufficient funds"}, \
+        (replies, two.stderr())
+    check_database(pg, db, 8)
+    check_acked(pg, db, acked)
+    # The survivor still serves.
+    c = Client(two)
+    assert c.cmd("LOGIN acct00 sesame").startswith("OK balance ")
+
+
+def test_kill_9_of_postgres_mid_load(start, pg, db):
+    d = start(pg_config(pg, db, metrics=True))
+    names = open_accounts(d, 8)
+    errors_before = metric(d, "multid_bank_backend_errors_total")
+    stop = threading.Event()
+    acked, replies, threads, _ = run_load([d], names, 24, 8, stop)
+    time.sleep(1)
+    pg.crash()
+    try:
+        c = Client(d)
+        deadline = time.time() + 10
+        reply = c.cmd("LOGIN nobody nosuchsecret")
+        while reply != "ERR unavailable" and time.time() < deadline:
+            reply = c.cmd("LOGIN nobody nosuchsecret")
+        assert reply == "ERR unavailable"
+        assert c.cmd("OPEN newcomer sesame") == "ERR unavailable"
+        assert metric(d, 'multid_backend_up{backend="postgresql"}') == 0
+        time.sleep(0.5)
+    finally:
+        pg.start()
+    wait_serving(d)
+    time.sleep(1)
+    join(threads, stop)
+    assert set(replies) <= {"OK", "OK balance", "ERR insufficient funds",
+                            "ERR unavailable"}, replies
+    assert replies["ERR unavailable"] > 0, replies
+    check_database(pg, db, 8)
+    check_acked(pg, db, acked)
+    assert metric(d, 'multid_backend_up{backend="postgresql"}') == 1
+    assert metric(d, "multid_bank_backend_errors_total") > errors_before
+    assert "no connection; commands get ERR unavailable" in d.stderr()
+
+
+def test_unavailable_while_postgres_is_down(start, pg, db):
+    d = start(pg_config(pg, db, metrics=True))
+    c = Client(d)
+    assert c.cmd("OPEN alice sesame") == "OK opened alice"
+    assert c.cmd("DEPOSIT 7") == "OK 7.00"
+    pg.stop()
+    try:
+        for cmd in ("BALANCE", "DEPOSIT 1", "WITHDRAW 1", "TRANSFER alice 1",
+                    "HISTORY", "OPEN bob sesame", "LOGIN alice sesame"):
+            assert c.cmd(cmd) == "ERR unavailable", cmd
+        assert metric(d, 'multid_backend_up{backend="postgresql"}') == 0
+    finally:
+        pg.start()
+    wait_serving(d)
+    assert c.cmd("BALANCE") == "OK 7.00"
+    assert c.cmd("DEPOSIT 1") == "OK 8.00"
+    assert metric(d, 'multid_backend_up{backend="postgresql"}') == 1
+    # Lines about the outage are few: at most about one a second.
+    lines = [l for l in d.stderr().splitlines() if "postgresql:" in l]
+    assert 1 <= len(lines) <= 40, lines
