@@ -836,6 +836,17 @@ if want bank && [ -f tests/bench/bank.sh ] && time_left "bank"; then
 elif want bank && [ ! -f tests/bench/bank.sh ]; then
 	row "bank DEPOSIT 64 clients" "-" "-" "-" "-" "skipped (no tests/bench/bank.sh)"
 fi
+# --- bank on PostgreSQL (tests/bench/bank_pg.sh), group "bank" ----------------
+# bank_pg.sh starts a PostgreSQL of its own and measures the bank with
+# backend = "postgresql" against pgbench -N on that server, once (it takes
+# about a minute and a half); it prints a ROW line.
+if want bank && [ -f tests/bench/bank_pg.sh ] && time_left "bank postgresql"; then
+	say "bank on PostgreSQL, 64 clients DEPOSIT vs pgbench -N -c 64: tests/bench/bank_pg.sh"
+	out=$(MULTID=$MULTID CLIENTS=64 DURATION=10 timeout 400 sh tests/bench/bank_pg.sh 2>>"$LOG")
+	echo "$out" | sed "s/^/bank_pg: /" >>"$LOG"
+	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
+	    say "bank_pg.sh printed no rows (see $LOG)"
+fi
 # --- tftp (tests/bench/tftp.sh) ------------------------------------------
 # tftp.sh measures each figure RUNS times, multid and its peer back to
 # back, and prints its own ROW lines.
