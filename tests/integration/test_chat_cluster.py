@@ -9,6 +9,7 @@ and shares again once Redis is back.
 
 Each instance listens with the line protocol on 127.0.0.1 and IRC on
 127.0.0.3; the server is called irc.test."""
+import re
 import socket
 import time
 
@@ -262,6 +263,39 @@ def test_redis_away_and_back(pair, redis):
     x = Line(b)
     x.send("amy")
     assert x.until("! ")[-1] == "! nickname amy is taken, try another"
+
+
+def test_nickname_given_twice_while_away(pair, redis):
+    a, b = pair
+    watcher = Line(a, "watcher")
+    sees(watcher, "watcher")
+    redis.kill()
+    watcher.until(DOWN)
+    # Both instances give the name out locally while Redis is away.
+    one, two = Line(a, "alice"), Line(b, "alice")
+    redis.start()
+    one.until(BACK, timeout=15)
+    two.until(BACK, timeout=15)
+
+    def renamed(c):
+        try:
+            return c.until("is held on another server", timeout=8)[-1]
+        except AssertionError:
+            return None
+    told = [renamed(one), renamed(two)]
+    # Exactly one of them keeps the name; the other is renamed and told.
+    assert len([t for t in told if t]) == 1, told
+    line = [t for t in told if t][0]
+    assert re.fullmatch(r"\* alice is held on another server; you are now "
+                        r"alice-[0-9a-f]{4}", line), line
+    new = line.rsplit(" ", 1)[1]
+    eventually(lambda: who(watcher) == "* lobby: %s" % ", ".join(
+        sorted(["watcher", "alice", new], key=str.lower)))
+    kept, moved = (one, two) if told[1] else (two, one)
+    kept.send("who are you?")
+    assert moved.until("<alice>")[-1] == "<alice> who are you?"
+    moved.send("the other one")
+    assert kept.until("<%s>" % new)[-1] == "<%s> the other one" % new
 
 
 def test_history_is_shared(start, redis):

@@ -342,6 +342,24 @@ cluster_on_sub(redisAsyncContext *ac, void *r, void *privdata)
 
 /* --- leases ------------------------------------------------------------------ */
 
+/* After renames for collisions: SYNC again, so that this instance
+ * states its users under their new names and learns the other
+ * instance's users of the old ones (ignored while the names were
+ * taken here). */
+static long
+cluster_resync(struct ev_loop *loop, long long id, void *data)
+{
+	struct cluster *cl = data;
+	struct cluster_msg m = { .type = CLUSTER_SYNC };
+
+	(void)loop;
+	(void)id;
+	cl->resync = 0;
+	cluster_publish(cl, &m);
+	cluster_announce(cl);
+	return -1;
+}
+
 /* The renewal found u's name held by another instance: u is renamed
  * NAME-XXXX, told, and the new name claimed. */
 static void
@@ -370,6 +388,8 @@ cluster_collide(struct cluster *cl, const char *key)
 	redisAsyncCommand(cl->pub.ac, cluster_on_reply, cl,
 	    "EVAL %s 1 %s:nick:%s %s %d", cluster_claim_lua, cl->channel, name,
 	    cl->idhex, CLUSTER_LEASE_MS);
+	if (cl->resync == 0)
+		cl->resync = ev_timer_add(server.loop, 0, cluster_resync, cl);
 }
 
 /* A renewal's answer; privdata is the lower-cased name, freed here. */
@@ -920,6 +940,8 @@ cluster_stop(struct chat *ch)
 		ev_timer_del(server.loop, cl->retry);
 	if (cl->deadline != 0)
 		ev_timer_del(server.loop, cl->deadline);
+	if (cl->resync != 0)
+		ev_timer_del(server.loop, cl->resync);
 	ev_timer_del(server.loop, cl->tick);
 	cluster_link_close(&cl->pub);
 	cluster_link_close(&cl->sub);

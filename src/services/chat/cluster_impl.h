@@ -90,6 +90,7 @@ struct cluster {
 	long long             retry;      /* retry timer, or 0 */
 	long long             deadline;   /* connect deadline timer, or 0 */
 	long long             tick;       /* heartbeat timer */
+	long long             resync;     /* SYNC after renames, or 0 */
 	struct cluster_peer  *peers;      /* instances heard from */
 	struct cluster_claim *claims;     /* nicknames being claimed */
 	struct worker        *resolver;   /* looks host up, when a name */
