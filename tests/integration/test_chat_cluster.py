@@ -29,7 +29,30 @@ def chat_conf(url, extra=""):
     return config(service("chat", "chat", [
         "tcp://%s:0" % LINE, listen_group("tcp://%s:0" % IRC, "irc")],
         'server_name = "%s"; cluster = "%s"; cluster_name = "t"; %s' % (
-            SRV, url, extra)))
+            SRV, url, extra)),
+        service("m", "metrics", ["tcp://127.0.0.1:0"]))
+
+
+def metric(d, name):
+    """The value of a chat series in d's metrics, e.g.
+    metric(d, 'multid_backend_up{service="chat",backend="redis"}')."""
+    host, port = d.addr("m")
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    for line in data.decode().splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    raise AssertionError("no %s in:\n%s" % (name, data.decode()))
+
+
+UP = 'multid_backend_up{service="chat",backend="redis"}'
+ERRORS = 'multid_backend_errors_total{service="chat",backend="redis"}'
 
 
 def addr(d, host):
@@ -237,9 +260,13 @@ def test_redis_away_and_back(pair, redis):
     alice.send("before")
     assert bob.until("<alice>")[-1] == "<alice> before"
 
+    assert metric(a, UP) == 1
+    errors = metric(a, ERRORS)
     redis.kill()
     assert alice.until(DOWN)[-1] == DOWN
     assert bob.until(DOWN)[-1] == DOWN
+    assert metric(a, UP) == 0
+    assert metric(a, ERRORS) > errors
     # Local chat goes on, and remote users are gone from the lists.
     amy = Line(a, "amy")
     alice.until("* amy joined")
@@ -252,6 +279,7 @@ def test_redis_away_and_back(pair, redis):
     redis.start()
     assert alice.until(BACK, timeout=15)[-1] == BACK
     assert bob.until(BACK, timeout=15)[-1] == BACK
+    assert metric(a, UP) == 1
     sees(alice, "bob")
     sees(bob, "amy")
     alice.send("after")
