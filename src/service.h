@@ -161,6 +161,10 @@ struct svc_stats {
 	uint64_t tls_handshakes[2];           /* TLS handshakes: ok, failed */
 	uint64_t tls_resumed;                 /* of them, sessions resumed */
 	uint64_t custom[SVC_COUNTERS_MAX];    /* the type's own, by index */
+	uint32_t custom_hidden;               /* bit i: custom[i] does not apply
+	                                         to this service (a backend it
+	                                         is not configured for), and the
+	                                         metrics service leaves it out */
 };
 
 struct source_table;

@@ -153,7 +153,8 @@ metrics_render_series(struct buf *b, const struct svc *t, const char *family,
 	    j++) {
 		const char *labels = k[j].name + len;
 
-		if (!metrics_in_family(&k[j], family, len))
+		if (!metrics_in_family(&k[j], family, len) ||
+		    (t->stats.custom_hidden & (1u << j)))
 			continue;
 		/* "{a=\"b\"}" becomes ",a=\"b\"" after the service label. */
 		buf_printf(b, "%.*s{service=\"%s\"%s%.*s} %llu\n", (int)len,
@@ -162,6 +163,23 @@ metrics_render_series(struct buf *b, const struct svc *t, const char *family,
 		    labels[0] == '{' ? labels + 1 : "",
 		    (unsigned long long)t->stats.custom[j]);
 	}
+}
+
+/* Whether a service from s on shows a series of the family: one whose
+ * every series is hidden is left out, HELP and TYPE too. */
+static bool
+metrics_family_shown(const struct svc *s, const char *family, size_t len)
+{
+	for (; s != NULL; s = s->next) {
+		const struct svc_counter *k = s->conf->type->counters;
+
+		for (int j = 0; k != NULL && k[j].name != NULL &&
+		    j < SVC_COUNTERS_MAX; j++)
+			if (metrics_in_family(&k[j], family, len) &&
+			    !(s->stats.custom_hidden & (1u << j)))
+				return true;
+	}
+	return false;
 }
 
 /* The types' own counters: each family once, with every service that
@@ -178,7 +196,8 @@ metrics_render_custom(struct buf *b)
 			char family[128];
 
 			if (len >= sizeof(family) ||
-			    metrics_seen_before(s, i, k[i].name, len))
+			    metrics_seen_before(s, i, k[i].name, len) ||
+			    !metrics_family_shown(s, k[i].name, len))
 				continue;
 			memcpy(family, k[i].name, len);
 			family[len] = '\0';

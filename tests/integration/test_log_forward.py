@@ -53,16 +53,20 @@ def send(d, payloads, name="log"):
 
 def scrape(d):
     """The metrics service's samples as {series text: value}."""
-    s = d.connect("m")
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
-    body = recv_all(s).split(b"\r\n\r\n", 1)[1].decode()
-    s.close()
     out = {}
-    for line in body.splitlines():
+    for line in scrape_text(d).splitlines():
         if line and not line.startswith("#"):
             series, value = line.rsplit(" ", 1)
             out[series] = float(value)
     return out
+
+
+def scrape_text(d):
+    s = d.connect("m")
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+    body = recv_all(s).split(b"\r\n\r\n", 1)[1].decode()
+    s.close()
+    return body
 
 
 def metric(d, which, svc="log"):
@@ -320,6 +324,8 @@ def test_reload_adds_and_removes_forward(start, rsyslog):
     tok = uuid.uuid4().hex[:8]
     plain = service("log", "log", ["udp://127.0.0.1:0"])
     d = start(config(plain, metrics_service()))
+    # No collector: no backend_up series, not even its HELP line.
+    assert "multid_backend_up" not in scrape_text(d)
     send(d, [b"<13>local one " + tok.encode()])
     d.reload(config(log_service(rsyslog.url), metrics_service()))
     wait_metric(d, UP, lambda v: v == 1)
@@ -328,7 +334,10 @@ def test_reload_adds_and_removes_forward(start, rsyslog):
         "forwarded " + tok]
     d.reload()                    # SIGHUP: nothing to reopen
     d.reload(config(plain, metrics_service()))
-    wait_metric(d, UP, lambda v: v == 0)
+    # Without forward the service has no collector to be up or down.
+    for series in (UP, DROPPED, FORWARDED):
+        assert not any(k.startswith(series[0] + '{service="log"')
+                       for k in scrape(d)), series
     send(d, [b"<13>local two " + tok.encode()])
     deadline = time.time() + 10
     while d.stdout().count(tok) < 2 and time.time() < deadline:

@@ -238,6 +238,19 @@ log_configure(struct svc_conf *sc)
 	return isdir ? NULL : "output: the file's directory does not exist";
 }
 
+/* The forward series mean something only with forward set. */
+static void
+log_show_forward(struct svc *svc, bool shown)
+{
+	uint32_t bits = 1u << LOG_FWD_DROPPED | 1u << LOG_FWD_SENT |
+	    1u << LOG_FWD_UP;
+
+	if (shown)
+		svc->stats.custom_hidden &= ~bits;
+	else
+		svc->stats.custom_hidden |= bits;
+}
+
 static int
 log_start(struct svc *svc)
 {
@@ -261,6 +274,7 @@ log_start(struct svc *svc)
 		free(ls);
 		return rc;
 	}
+	log_show_forward(svc, lc->forward != NULL);
 	if (!log_hooked && ev_before_sleep(server.loop, log_before_sleep,
 	    NULL) == 0)
 		log_hooked = true;
@@ -305,6 +319,7 @@ log_reconfigure_forward(struct svc *svc)
 	} else if (lc->forward != NULL) {
 		forward_start(svc, lc->forward, lc->forward_queue, &ls->fwd);
 	}
+	log_show_forward(svc, ls->fwd != NULL);
 }
 
 /* A reload: a changed output is opened first, and the old one is kept
