@@ -23,7 +23,8 @@
  * until the final "." is queued.
  *
  * A failed login is answered after a delay that grows with the failures
- * from the same address, and the third failure on a connection closes it.
+ * from the same address, and the third failure on a connection closes it
+ * (pop3_auth.c, with USER, PASS and STLS).
  *
  * STLS (RFC 2595, SPEC §6) is offered before login when the service has
  * a certificate: after "+OK Begin TLS negotiation" the core switches the
@@ -48,28 +49,12 @@
 #include "../../passwd.h"
 #include "../../server.h"
 #include "../../worker.h"
-#include "maildir.h"
-#include "pop3_box.h"
+#include "pop3.h"
 
-#define POP3_FAILURES_MAX   3         /* failed logins before the close */
 #define POP3_HASH_THREADS   2         /* password pool threads */
 #define POP3_FILE_THREADS   2         /* maildir worker threads */
-#define POP3_DELAY_STEP_MS  200       /* a failed login's delay, per
-                                         failure from the same address */
-#define POP3_DELAY_MAX_MS   3000      /* the longest delay */
-#define POP3_SOURCE_FORGET_MS 600000  /* an address's failures are
-                                         forgotten after this quiet time */
-#define POP3_SOURCES_MAX    16384     /* addresses remembered at most */
-
-enum pop3_account_field { ACCOUNT_NAME, ACCOUNT_SECRET, ACCOUNT_FIELDS };
 
 static const char *const pop3_account_words[] = { "name", "secret", NULL };
-
-struct pop3_conf {
-	char          *maildir;       /* the directory of the mailboxes */
-	struct strlist accounts;      /* name, secret, name, secret, ... */
-	bool           tls_required;  /* no USER or PASS before STLS */
-};
 
 static const struct pop3_conf pop3_defaults = { 0 };
 
@@ -89,76 +74,6 @@ static const struct svc_counter pop3_counters[] = {
 	{ NULL, NULL }
 };
 
-enum { POP3_COUNTER_LOGINS, POP3_COUNTER_FAILURES };
-
-/* Failed logins from one client address. */
-struct pop3_source {
-	struct hash_node node;        /* in the service's table */
-	unsigned char    addr[16];    /* the address (IPv4 in its first 4) */
-	unsigned char    alen;        /* 4 or 16 */
-	unsigned         failures;    /* counted since the last quiet spell */
-	int64_t          last_ms;     /* the last failure */
-};
-
-/* The running service. */
-struct pop3_service {
-	struct svc         *svc;      /* for counters and log lines */
-	int                 rootfd;   /* the maildir directory */
-	char               *path;     /* its path, as configured at start */
-	struct passwd_pool *hasher;   /* yescrypt threads */
-	struct worker      *files;    /* maildir threads */
-	struct hash_table   sources;  /* struct pop3_source by address */
-};
-
-/* Session states, as bits for the command table. */
-enum pop3_state {
-	POP3_AUTH  = 1 << 0,          /* before login */
-	POP3_TRANS = 1 << 1,          /* logged in */
-};
-
-/* What a maildir job does. */
-enum pop3_job_kind {
-	JOB_OPEN,                     /* open, lock and list the mailbox */
-	JOB_FETCH,                    /* read a message's next part (RETR,
-	                                 TOP) */
-	JOB_QUIT,                     /* delete the marked messages */
-};
-
-struct pop3_session;
-
-/* One maildir job; lives in the session. */
-struct pop3_job {
-	struct worker_job   wj;       /* the worker's link */
-	enum pop3_job_kind  kind;     /* what it does */
-	struct pop3_session *s;       /* the session */
-	int                 result;   /* 0 or a negative errno */
-	size_t              msg;      /* FETCH: index of the message */
-	long                lines;    /* FETCH: TOP's body lines, -1 all */
-	struct rbuf        *out;      /* FETCH: the next part, ready to send */
-	size_t              deleted;  /* QUIT: messages deleted */
-};
-
-/* One connection.  It outlives the connection while a job is in flight
- * (closed is then set and the job's completion frees it). */
-struct pop3_session {
-	struct conn         *conn;    /* NULL once the connection ended */
-	struct pop3_service *service; /* the service */
-	const struct pop3_conf *conf; /* its configuration */
-	unsigned             state;   /* enum pop3_state */
-	char                 user[NAME_LEN_MAX + 1]; /* USER, lower-cased */
-	bool                 have_user; /* USER was given */
-	unsigned             failures;  /* failed logins */
-	bool                 busy;    /* a hash or a job is in flight */
-	bool                 eof;     /* the client half-closed */
-	long long            timer;   /* a delayed "-ERR denied", or 0 */
-	struct passwd_job    pw;      /* the secret check */
-	struct pop3_job      job;     /* the maildir job */
-	struct maildir_box   mb;      /* the mailbox, locked */
-	struct maildir_list  list;    /* its messages at login */
-	struct pop3_stream   stream;  /* the message being sent */
-	bool                 sending; /* RETR or TOP is not done yet */
-};
-
 /* ---- sessions ----------------------------------------------------------- */
 
 static void
@@ -173,7 +88,7 @@ pop3_session_free(struct pop3_session *s)
 
 /* A job or a hash is done: false when the connection has ended meanwhile
  * (the session is then freed). */
-static bool
+bool
 pop3_back(struct pop3_session *s)
 {
 	s->busy = false;
@@ -185,7 +100,7 @@ pop3_back(struct pop3_session *s)
 
 /* Input goes on after a job; a client that half-closed meanwhile has had
  * every reply. */
-static void
+void
 pop3_resume(struct pop3_session *s)
 {
 	if (s->eof)
@@ -193,90 +108,13 @@ pop3_resume(struct pop3_session *s)
 	conn_resume(s->conn);
 }
 
-/* ---- per-address delays ------------------------------------------------ */
-
-static bool
-pop3_source_match(const struct hash_node *n, const void *key)
-{
-	const struct pop3_source *src = HASH_ENTRY(n, struct pop3_source, node);
-	const struct pop3_source *k = key;
-
-	return src->alen == k->alen && memcmp(src->addr, k->addr, k->alen) == 0;
-}
-
-/* The key of a connection's address. */
-static void
-pop3_source_key(const struct conn *c, struct pop3_source *k)
-{
-	memset(k, 0, sizeof(*k));
-	if (c->peer.ss_family == AF_INET6) {
-		memcpy(k->addr, &((const struct sockaddr_in6 *)&c->peer)->sin6_addr,
-		    16);
-		k->alen = 16;
-	} else {
-		memcpy(k->addr, &((const struct sockaddr_in *)&c->peer)->sin_addr,
-		    4);
-		k->alen = 4;
-	}
-}
-
-/* Forgets addresses that have been quiet long enough. */
-static void
-pop3_sources_prune(struct pop3_service *p, int64_t now)
-{
-	struct hash_node *n, *next;
-
-	for (n = hash_first(&p->sources); n != NULL; n = next) {
-		struct pop3_source *src = HASH_ENTRY(n, struct pop3_source, node);
-		next = hash_next(&p->sources, n);
-		if (now - src->last_ms >= POP3_SOURCE_FORGET_MS) {
-			hash_del(&p->sources, n);
-			free(src);
-		}
-	}
-}
-
-/* Counts a failure from c's address; returns its delay in ms.  When the
- * table is full of recent addresses, a new one gets the longest delay. */
-static long
-pop3_source_fail(struct pop3_service *p, const struct conn *c)
-{
-	struct pop3_source k, *src;
-	int64_t now = ev_now(server.loop);
-	uint32_t h;
-	struct hash_node *n;
-
-	pop3_source_key(c, &k);
-	h = hash_bytes(k.addr, k.alen);
-	if ((n = hash_find(&p->sources, h, &k, pop3_source_match)) != NULL) {
-		src = HASH_ENTRY(n, struct pop3_source, node);
-		if (now - src->last_ms >= POP3_SOURCE_FORGET_MS)
-			src->failures = 0;
-	} else {
-		if (p->sources.count >= POP3_SOURCES_MAX)
-			pop3_sources_prune(p, now);
-		if (p->sources.count >= POP3_SOURCES_MAX ||
-		    (src = malloc(sizeof(*src))) == NULL)
-			return POP3_DELAY_MAX_MS;
-		*src = k;
-		if (hash_add(&p->sources, &src->node, h) != 0) {
-			free(src);
-			return POP3_DELAY_MAX_MS;
-		}
-	}
-	src->failures++;
-	src->last_ms = now;
-	return src->failures * POP3_DELAY_STEP_MS < POP3_DELAY_MAX_MS ?
-	    (long)src->failures * POP3_DELAY_STEP_MS : POP3_DELAY_MAX_MS;
-}
-
-/* ---- login ---------------------------------------------------------------- */
+/* ---- maildir jobs: submitting ------------------------------------------ */
 
 static void pop3_job_done(struct worker_job *wj);
 static void pop3_job_run(struct worker_job *wj);
 
 /* Queues the session's maildir job of kind; pauses the connection. */
-static int
+int
 pop3_job_submit(struct pop3_session *s, enum pop3_job_kind kind)
 {
 	struct pop3_job *j = &s->job;
@@ -295,147 +133,6 @@ pop3_job_submit(struct pop3_session *s, enum pop3_job_kind kind)
 	s->busy = true;
 	conn_pause(s->conn);
 	return 0;
-}
-
-/* The delayed answer to a failed login. */
-static long
-pop3_denied(struct ev_loop *loop, long long id, void *data)
-{
-	struct pop3_session *s = data;
-
-	(void)loop;
-	(void)id;
-	s->timer = 0;
-	s->busy = false;
-	conn_reply(s->conn, "-ERR denied");
-	if (s->failures >= POP3_FAILURES_MAX)
-		conn_close_after_flush(s->conn);
-	pop3_resume(s);
-	return -1;
-}
-
-/* The secret was checked (reactor thread). */
-static void
-pop3_pw_done(struct passwd_job *pj)
-{
-	struct pop3_session *s = (struct pop3_session *)((char *)pj -
-	    offsetof(struct pop3_session, pw));
-	struct svc *svc;
-
-	if (!pop3_back(s))
-		return;
-	svc = s->service->svc;
-	if (pj->result == 0 && s->have_user) {
-		svc->stats.custom[POP3_COUNTER_LOGINS]++;
-		if (pop3_job_submit(s, JOB_OPEN) != 0)
-			pop3_resume(s);
-		return;
-	}
-	svc->stats.custom[POP3_COUNTER_FAILURES]++;
-	s->failures++;
-	s->have_user = false;
-	s->timer = ev_timer_add(server.loop,
-	    pop3_source_fail(s->service, s->conn), pop3_denied, s);
-	s->busy = s->timer > 0;
-	if (s->timer <= 0)
-		pop3_denied(server.loop, 0, s);
-}
-
-/* The stored hash of an account, or "" (the pool then hashes a dummy,
- * so an unknown name costs what a wrong secret costs). */
-static const char *
-pop3_account_hash(const struct pop3_conf *conf, const char *name)
-{
-	for (size_t i = 0; i + ACCOUNT_FIELDS <= conf->accounts.n;
-	    i += ACCOUNT_FIELDS)
-		if (strcasecmp(conf->accounts.v[i + ACCOUNT_NAME], name) == 0)
-			return conf->accounts.v[i + ACCOUNT_SECRET];
-	return "";
-}
-
-/* STLS is offered on a plain connection of a service that has a
- * certificate. */
-static bool
-pop3_tls_offered(const struct pop3_session *s)
-{
-	return s->conn->conf->tls.ctx != NULL && !conn_is_tls(s->conn);
-}
-
-/* tls_required: no name or secret crosses the wire in plain text. */
-static bool
-pop3_tls_missing(const struct pop3_session *s)
-{
-	if (!s->conf->tls_required || conn_is_tls(s->conn))
-		return false;
-	conn_reply(s->conn, "-ERR TLS required");
-	return true;
-}
-
-static int
-pop3_cmd_stls(void *session, int argc, char **argv)
-{
-	struct pop3_session *s = session;
-
-	(void)argc;
-	(void)argv;
-	if (!pop3_tls_offered(s)) {
-		conn_reply(s->conn, "-ERR STLS not available");
-		return LINE_MORE;
-	}
-	conn_reply(s->conn, "+OK Begin TLS negotiation");
-	s->have_user = false;
-	if (conn_starttls(s->conn) != 0)
-		conn_close_after_flush(s->conn);
-	return LINE_STOP;
-}
-
-static int
-pop3_cmd_user(void *session, int argc, char **argv)
-{
-	struct pop3_session *s = session;
-	size_t len = strlen(argv[1]);
-
-	(void)argc;
-	if (pop3_tls_missing(s))
-		return LINE_MORE;
-	/* A name too long for an account is kept as none: PASS fails. */
-	if (len > NAME_LEN_MAX)
-		len = 0;
-	for (size_t i = 0; i < len; i++)
-		s->user[i] = (char)(argv[1][i] >= 'A' && argv[1][i] <= 'Z' ?
-		    argv[1][i] - 'A' + 'a' : argv[1][i]);
-	s->user[len] = '\0';
-	s->have_user = true;
-	/* The same answer for every name: it tells nothing. */
-	conn_reply(s->conn, "+OK");
-	return LINE_MORE;
-}
-
-static int
-pop3_cmd_pass(void *session, int argc, char **argv)
-{
-	struct pop3_session *s = session;
-
-	(void)argc;
-	if (pop3_tls_missing(s)) {
-		explicit_bzero(argv[1], strlen(argv[1]));
-		return LINE_MORE;
-	}
-	if (!s->have_user) {
-		explicit_bzero(argv[1], strlen(argv[1]));
-		conn_reply(s->conn, "-ERR USER first");
-		return LINE_MORE;
-	}
-	passwd_set_secret(&s->pw, argv[1]);
-	snprintf(s->pw.hash, sizeof(s->pw.hash), "%s",
-	    name_valid(s->user) ? pop3_account_hash(s->conf, s->user) : "");
-	if (passwd_verify(s->service->hasher, &s->pw, pop3_pw_done) != 0) {
-		conn_reply(s->conn, "-ERR service stopping");
-		return LINE_MORE;
-	}
-	s->busy = true;
-	conn_pause(s->conn);
-	return LINE_STOP;
 }
 
 /* ---- the maildir jobs, on the worker ------------------------------------ */
