@@ -373,3 +373,12 @@ def test_bad_cluster_keys(tmp_path, url, name, error):
     r = run_multid(["-t", "-c", str(conf)])
     assert r.returncode != 0
     assert error in r.stderr, r.stderr
+
+
+def test_no_backend_series_without_cluster(start):
+    d = start(config(service("chat", "chat", ["tcp://127.0.0.1:0"]),
+                     service("m", "metrics", ["tcp://127.0.0.1:0"])))
+    with pytest.raises(AssertionError, match="no multid_backend_up"):
+        metric(d, UP)
+    with pytest.raises(AssertionError, match="no multid_backend_errors"):
+        metric(d, ERRORS)

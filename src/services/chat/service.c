@@ -129,6 +129,12 @@ chat_start(struct svc *svc)
 		return -ENOMEM;
 	ch->svc = svc;
 	svc->state = ch;
+	/* The backend's series are for a chat with a cluster only. */
+	svc->stats.custom_hidden &= ~(1u << CHAT_COUNTER_REDIS_UP |
+	    1u << CHAT_COUNTER_REDIS_ERRORS);
+	if (cc->cluster == NULL)
+		svc->stats.custom_hidden |= 1u << CHAT_COUNTER_REDIS_UP |
+		    1u << CHAT_COUNTER_REDIS_ERRORS;
 	if (cc->cluster != NULL) {
 		int err = cluster_start(ch, cc->cluster, cc->cluster_name != NULL ?
 		    cc->cluster_name : svc->conf->name);
