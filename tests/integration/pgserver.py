@@ -113,6 +113,10 @@ class PgServer:
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             return int(f.readline())
 
+    def pids(self):
+        """The postmaster's PID and those of the processes it started."""
+        return [self.pid] + _children(self.pid) if self.pid else []
+
     def running(self):
         return self.pid is not None and _alive(self.pid)
 
@@ -133,7 +137,7 @@ class PgServer:
         power cut would end them; the next start recovers from the WAL."""
         if self.pid is None:
             return
-        pids = [self.pid] + _children(self.pid)
+        pids = self.pids()
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

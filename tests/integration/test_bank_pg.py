@@ -5,8 +5,11 @@ PostgreSQL runs as the user postgres in a temporary directory
 (pgserver.py); when it cannot start, these tests fail."""
 import collections
 import itertools
+import os
 import random
 import re
+import signal
+import socket
 import threading
 import time
 import urllib.request
@@ -420,3 +423,48 @@ def test_unavailable_while_postgres_is_down(start, pg, db):
     # Lines about the outage are few: at most about one a second.
     lines = [l for l in d.stderr().splitlines() if "postgresql:" in l]
     assert 1 <= len(lines) <= 40, lines
+
+
+def test_starts_while_postgres_is_down(start, pg, db):
+    pg.stop()
+    try:
+        d = start(pg_config(pg, db))
+        c = Client(d)
+        assert c.cmd("OPEN alice sesame") == "ERR unavailable"
+    finally:
+        pg.start()
+    wait_serving(d)
+    assert c.cmd("OPEN alice sesame") == "OK opened alice"
+    assert pg.query("SELECT version FROM schema_version", db=db) == [["1"]]
+
+
+def test_a_stalled_database_does_not_stall_the_reactor(start, pg, db):
+    """Every PostgreSQL process stopped (SIGSTOP): a DEPOSIT waits for its
+    answer, and meanwhile another service of the daemon answers at once."""
+    d = start(config(
+        service("bank", "bank", ["tcp://127.0.0.1:0"],
+                'backend = "postgresql"; conninfo = "%s";'
+                % pg.conninfo(db)),
+        service("echo", "echo", ["tcp://127.0.0.1:0"])))
+    c = Client(d)
+    assert c.cmd("OPEN alice sesame") == "OK opened alice"
+    pids = pg.pids()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        c.send("DEPOSIT 5")
+        c.s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            c.s.recv(1)
+        e = d.connect("echo")
+        e.settimeout(2)
+        start_t = time.monotonic()
+        e.sendall(b"ping\n")
+        assert e.recv(100) == b"ping\n"
+        assert time.monotonic() - start_t < 1.0
+        e.close()
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    c.s.settimeout(10)
+    assert c.line() == "OK 5.00"
