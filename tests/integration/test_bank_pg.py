@@ -108,6 +108,16 @@ def test_sqlite_stays_the_default(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_sqlite_bank_shows_no_backend_series(start, tmp_path):
+    d = start(bank_config(tmp_path / "bank.db", more=[
+        service("metrics", "metrics", ["tcp://127.0.0.1:0"])]))
+    c = Client(d)
+    assert c.cmd("OPEN alice sesame") == "OK opened alice"
+    assert metric(d, "multid_bank_commits_total") == 1
+    assert metric(d, 'multid_backend_up{backend="postgresql"}') is None
+    assert metric(d, "multid_bank_backend_errors_total") is None
+
+
 # --- the protocol, as with SQLite ---------------------------------------------
 
 # (client, command): two connections, every command and most errors.

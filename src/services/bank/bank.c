@@ -786,6 +786,19 @@ bank_free(struct bank *b)
 	free(b);
 }
 
+/* The backend's series mean something for postgresql only; a sqlite
+ * bank leaves them out of the metrics. */
+static void
+bank_show_backend(struct svc *svc, bool shown)
+{
+	uint32_t bits = 1u << BANK_COUNTER_UP | 1u << BANK_COUNTER_ERRORS;
+
+	if (shown)
+		svc->stats.custom_hidden &= ~bits;
+	else
+		svc->stats.custom_hidden |= bits;
+}
+
 /* The configured place of the accounts: the file or the conninfo. */
 static const char *
 bank_where(const struct bank_conf *bc)
@@ -810,6 +823,7 @@ bank_start(struct svc *svc)
 	}
 	b->svc = svc;
 	b->backend = bc->backend;
+	bank_show_backend(svc, b->backend == BANK_POSTGRESQL);
 	b->hasher = passwd_start(server.loop, "multid-bank-pw",
 	    BANK_HASH_THREADS, &rc);
 	if (b->hasher == NULL) {
