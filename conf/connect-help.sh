@@ -31,12 +31,22 @@ function show(uri, protocol,    scheme, hp, host, port, cmd) {
     if (host == "*" || host == "0.0.0.0") host = "127.0.0.1"
     if (host == "::") host = "::1"
     cmd = "nc " host " " port
-    if (scheme == "udp" && type == "log")
+    if (scheme == "udp" && type == "tftp")
+        cmd = "tftp " host " " port " -c get index.html"
+    else if (scheme == "udp" && type == "log")
         cmd = "logger --udp -n " host " -P " port " hello"
     else if (scheme == "udp" && type == "transform")
         cmd = "echo 12345 | nc -u -w1 " host " " port
     else if (scheme == "udp")
         cmd = "echo hello | nc -u -w1 " host " " port
+    else if (type == "files" && mode == "receive")
+        cmd = "nc -N " host " " port " < FILE"
+    else if (type == "files")
+        cmd = "nc " host " " port " | tar t"
+    else if (type == "smtp")
+        cmd = "swaks --server " bracket(host) ":" port " --to alice@example.org --from me@example.org"
+    else if (type == "pop3")
+        cmd = "curl pop3://alice:secret@" bracket(host) ":" port "/"
     else if (type == "http" || type == "metrics")
         cmd = "curl " (scheme == "tls" ? "-k https://" : "http://") bracket(host) ":" port \
               (type == "metrics" ? "/metrics" : "/")
@@ -69,9 +79,10 @@ collecting {
     if (index(line, ")")) { entries(list); collecting = 0 }
     next
 }
-line ~ /(^|[{;[:space:]])name[ \t]*=/ && !inaccounts { name = value(line, "name") }
-line ~ /type[ \t]*=/    { type = value(line, "type") }
 line ~ /accounts[ \t]*=/ { inaccounts = !index(line, ")") ; next }
+line ~ /(^|[{;[:space:]])name[ \t]*=/ && !inaccounts { name = value(line, "name") }
+line ~ /type[ \t]*=/    { type = value(line, "type"); mode = "" }
+line ~ /mode[ \t]*=/    { mode = value(line, "mode") }
 inaccounts { if (index(line, ")")) inaccounts = 0; next }
 line ~ /listen[ \t]*=/ {
     list = line; sub(/.*listen[ \t]*=/, "", list)
