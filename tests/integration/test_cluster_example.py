@@ -3,6 +3,8 @@ it: conf/cluster/run.sh starts PostgreSQL, Redis, rsyslog, two multid
 instances and HAProxy in front; chat, bank and log then span both
 instances, and stopping the script stops everything it started."""
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,12 +28,11 @@ def listening(port):
         return False
 
 
-@pytest.fixture
-def cluster(tmp_path):
+def run_cluster(tmp_path, binary):
     busy = [p for p in PORTS if listening(p)]
     assert not busy, "the example's ports are in use: %r" % busy
     env = dict(os.environ, CLUSTER_DIR=str(tmp_path / "cluster"))
-    p = subprocess.Popen(["bash", RUN, BIN], env=env, stdout=subprocess.PIPE,
+    p = subprocess.Popen(["bash", RUN, binary], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     seen = []
     deadline = time.monotonic() + 90
@@ -56,6 +57,28 @@ def cluster(tmp_path):
                 p.wait()
 
 
+@pytest.fixture
+def cluster(tmp_path):
+    yield from run_cluster(tmp_path, BIN)
+
+
+@pytest.fixture
+def cluster_memcheck(tmp_path):
+    """The example with both instances under valgrind's memcheck (run.sh
+    takes any executable as the binary: here a script that execs it
+    under valgrind), and where each instance's report goes."""
+    vdir = tmp_path / "valgrind"
+    vdir.mkdir()
+    wrapper = tmp_path / "multid-memcheck"
+    wrapper.write_text(
+        "#!/bin/sh\nexec valgrind --tool=memcheck --error-exitcode=1 "
+        "--leak-check=full --errors-for-leak-kinds=definite --track-fds=no "
+        "--log-file=%s/%%p.log %s \"$@\"\n" % (vdir, BIN))
+    wrapper.chmod(0o755)
+    for got in run_cluster(tmp_path, str(wrapper)):
+        yield got + (vdir,)
+
+
 def chatter(port, nick):
     c = LineClient.at("127.0.0.1", port, timeout=10)
     c.send(nick)
@@ -69,7 +92,27 @@ def metrics(port):
 
 
 def test_the_example_spans_both_instances_and_stops_whole(cluster):
-    p, d, banner = cluster
+    exercise(*cluster)
+
+
+@pytest.mark.skipif(bool(os.environ.get("MULTID_SANITIZE")),
+                    reason="valgrind cannot run an ASan build")
+@pytest.mark.skipif(shutil.which("valgrind") is None,
+                    reason="valgrind is not installed (make deps installs it)")
+def test_the_example_under_memcheck(cluster_memcheck):
+    """The same, with both instances under memcheck: the PostgreSQL,
+    Redis and forwarding clients included, no error, no definite leak."""
+    p, d, banner, vdir = cluster_memcheck
+    exercise(p, d, banner)
+    reports = sorted(vdir.glob("*.log"))
+    assert len(reports) == 2, reports
+    for r in reports:
+        text = r.read_text()
+        assert "ERROR SUMMARY: 0 errors" in text, text[-6000:]
+        assert not re.search(r"definitely lost: [1-9]", text), text[-6000:]
+
+
+def exercise(p, d, banner):
     # The banner tells a newcomer how to reach each piece.
     for want in ("telnet 127.0.0.1 7200", "nc 127.0.0.1 7400", "psql -h 127.0.0.1 -p 15432"):
         assert want in banner, banner
