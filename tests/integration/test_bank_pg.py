@@ -39,12 +39,12 @@ def db(pg):
     return pg.createdb("bank%d" % next(_dbs))
 
 
-def pg_config(pg, db, extra="", metrics=False):
+def pg_config(pg, db, extra="", metrics=False, conninfo=None):
     more = [service("metrics", "metrics", ["tcp://127.0.0.1:0"])] \
         if metrics else []
     return config(service("bank", "bank", ["tcp://127.0.0.1:0"],
                           'backend = "postgresql"; conninfo = "%s"; %s'
-                          % (pg.conninfo(db), extra)), *more)
+                          % (conninfo or pg.conninfo(db), extra)), *more)
 
 
 def metric(d, name):
@@ -233,6 +233,24 @@ def test_foreign_or_newer_schema_is_refused(start, pg):
             time.sleep(0.1)
         assert phrase in d.stderr()
     assert pg.query("SELECT count(*) FROM accounts", db=foreign) == [["0"]]
+
+
+def test_host_names_are_looked_up(start, pg, db):
+    """A host name (libpq would look it up on the reactor) is looked up by
+    a thread, in a URI too; a name that does not resolve is said so."""
+    d = start(pg_config(pg, db, conninfo="postgresql://multid@localhost:%d/%s"
+                        % (pg.port, db)))
+    c = Client(d)
+    assert c.cmd("OPEN alice sesame") == "OK opened alice"
+    d = start(pg_config(pg, db, conninfo="host=nosuchhost.invalid port=%d "
+                        "dbname=%s user=multid" % (pg.port, db)))
+    c = Client(d)
+    assert c.cmd("LOGIN alice sesame") == "ERR unavailable"
+    deadline = time.time() + 10
+    while "cannot resolve nosuchhost.invalid" not in d.stderr() and \
+            time.time() < deadline:
+        time.sleep(0.1)
+    assert "cannot resolve nosuchhost.invalid" in d.stderr()
 
 
 # --- several instances, and failures ----------------------------------------------

@@ -4,11 +4,13 @@
  * parameters, and what rows mean for it, on results made in memory.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
 
+#include "services/bank/store_pg_conn.h"
 #include "services/bank/store_pg_sql.h"
 
 /* A TUPLES_OK result of ncols text columns and nrows rows; values are
@@ -203,6 +205,78 @@ START_TEST(history_lines)
 }
 END_TEST
 
+/* Whether conninfo has host names to look up. */
+static bool
+needs_lookup(const char *conninfo)
+{
+	struct pg_conn_target t;
+	char why[200];
+	bool lookup;
+
+	ck_assert_int_eq(pg_conn_parse(conninfo, &t, why, sizeof(why)), 0);
+	lookup = t.lookup;
+	pg_conn_free(&t);
+	return lookup;
+}
+
+START_TEST(conninfo_host_names_are_found)
+{
+	struct pg_conn_target t;
+	char why[200];
+
+	ck_assert(!needs_lookup("dbname=x"));
+	ck_assert(!needs_lookup("host=/run/postgresql dbname=x"));
+	ck_assert(!needs_lookup("host=127.0.0.1,::1 port=5432"));
+	ck_assert(!needs_lookup("host=db1 hostaddr=10.0.0.5"));
+	ck_assert(needs_lookup("host=db1 dbname=x"));
+	ck_assert(needs_lookup("host=/tmp,db1"));
+	ck_assert(needs_lookup("postgresql://multid@db1/multid"));
+	ck_assert_int_eq(pg_conn_parse("nosuchoption=1", &t, why, sizeof(why)),
+	    -EINVAL);
+	ck_assert_str_eq(why, "invalid connection option \"nosuchoption\"");
+}
+END_TEST
+
+START_TEST(conninfo_lookup_fills_hostaddr)
+{
+	struct pg_conn_target t, out;
+	char why[200];
+	const char *addr;
+
+	ck_assert_int_eq(pg_conn_parse("host=localhost,/tmp port=5432,5433 "
+	    "dbname=multid user=u", &t, why, sizeof(why)), 0);
+	ck_assert_int_eq(pg_conn_resolve(&t, &out, why, sizeof(why)), 0);
+	addr = pg_conn_get(&out, "hostaddr");
+	ck_assert_ptr_nonnull(addr);
+	ck_assert_ptr_nonnull(strstr(addr, "127.0.0.1"));
+	ck_assert_int_eq(addr[strlen(addr) - 1], ',');   /* /tmp: none */
+	ck_assert_str_eq(pg_conn_get(&out, "dbname"), "multid");
+	ck_assert_str_eq(pg_conn_get(&out, "user"), "u");
+	/* One host and one port for each address, the socket last. */
+	for (const char *k = "host"; k != NULL;
+	    k = strcmp(k, "host") == 0 ? "port" : NULL) {
+		const char *v = pg_conn_get(&out, k);
+		int commas = 0, want = 0;
+
+		for (const char *c = v; *c != '\0'; c++)
+			commas += *c == ',';
+		for (const char *c = addr; *c != '\0'; c++)
+			want += *c == ',';
+		ck_assert_int_eq(commas, want);
+	}
+	ck_assert_ptr_nonnull(strstr(pg_conn_get(&out, "host"), "localhost,/tmp"));
+	ck_assert_ptr_nonnull(strstr(pg_conn_get(&out, "port"), "5432,5433"));
+	pg_conn_free(&out);
+	pg_conn_free(&t);
+	ck_assert_int_eq(pg_conn_parse("host=nosuchhost.invalid", &t, why,
+	    sizeof(why)), 0);
+	ck_assert_int_eq(pg_conn_resolve(&t, &out, why, sizeof(why)),
+	    -EHOSTUNREACH);
+	ck_assert_ptr_nonnull(strstr(why, "cannot resolve nosuchhost.invalid"));
+	pg_conn_free(&t);
+}
+END_TEST
+
 static Suite *
 pg_suite(void)
 {
@@ -215,6 +289,8 @@ pg_suite(void)
 	tcase_add_test(tc, no_row_is_a_refusal);
 	tcase_add_test(tc, transfer_says_why);
 	tcase_add_test(tc, history_lines);
+	tcase_add_test(tc, conninfo_host_names_are_found);
+	tcase_add_test(tc, conninfo_lookup_fills_hostaddr);
 	suite_add_tcase(s, tc);
 	return s;
 }

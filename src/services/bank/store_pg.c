@@ -16,7 +16,9 @@
  * first in, first out.  A deadlock or serialization error is retried
  * (PG_RETRIES).
  *
- * A connection's life: connecting (PQconnectPoll, bounded by PG_SETUP_MS),
+ * A connection's life: its host names looked up on a thread
+ * (store_pg_conn.c: libpq would block on getaddrinfo), connecting
+ * (PQconnectPoll; the two bounded by PG_SETUP_MS),
  * the schema step (one query: session settings, then a DO block that
  * creates or checks the versioned schema under an advisory lock, so
  * instances starting together create it once), the statements prepared,
@@ -40,6 +42,7 @@
 #include "../../service.h"
 #include "store.h"
 #include "store_pg.h"
+#include "store_pg_conn.h"
 #include "store_pg_sql.h"
 
 #define PG_LINKS           4          /* connections per service */
@@ -55,6 +58,7 @@
 /* A connection's state. */
 enum pg_link_state {
 	LINK_DOWN,                    /* waiting for its next attempt */
+	LINK_RESOLVING,               /* waiting for the host names */
 	LINK_CONNECTING,              /* PQconnectPoll */
 	LINK_SCHEMA,                  /* the schema step's query */
 	LINK_PREPARING,               /* the statements being prepared */
@@ -88,7 +92,11 @@ struct pg_store {
 	struct bank_store base;       /* the front's part; first */
 	struct svc       *svc;        /* for log lines */
 	struct ev_loop   *loop;       /* the reactor */
-	char             *conninfo;   /* where the database is */
+	struct pg_conn_target target; /* where the database is */
+	struct pg_conn_target resolved; /* target, its host names looked up
+	                                 by the last look-up */
+	struct worker    *resolver;   /* the look-up thread, or NULL */
+	struct pg_lookup *lookup;     /* the look-up under way, or NULL */
 	struct pg_link    links[PG_LINKS]; /* the pool */
 	struct bank_req  *wait_head;  /* submitted, not sent yet */
 	struct bank_req  *wait_tail;  /* (job.next) */
@@ -109,6 +117,17 @@ static void pg_link_fail(struct pg_link *l, const char *why);
 static void pg_link_event(struct ev_loop *loop, int fd, void *data,
     int mask);
 static void pg_dispatch(struct pg_store *q);
+
+/* A look-up of the host names, on the resolver thread. */
+struct pg_lookup {
+	struct worker_job     job;    /* the worker's part; first */
+	struct pg_store      *q;      /* NULL once the store is closing */
+	const struct pg_conn_target *target; /* what to look up (the
+	                                 store's, freed after this thread) */
+	struct pg_conn_target out;    /* the addresses found */
+	int                   rc;     /* pg_conn_resolve's result */
+	char                  why[200]; /* and what failed */
+};
 
 static struct pg_store *
 pg_of(struct bank_store *s)
@@ -416,13 +435,13 @@ pg_notice(void *arg, const char *message)
 
 /* ---- connecting and the schema ----------------------------------------- */
 
+/* Starts connecting to t: libpq looks nothing up (store_pg_conn.c). */
 static void
-pg_link_connect(struct pg_link *l)
+pg_link_start(struct pg_link *l, const struct pg_conn_target *t)
 {
-	struct pg_store *q = l->q;
-
 	l->error[0] = '\0';
-	l->conn = PQconnectStart(q->conninfo);
+	l->conn = PQconnectStartParams((const char *const *)t->keywords,
+	    (const char *const *)t->values, 0);
 	if (l->conn == NULL) {
 		pg_link_fail(l, "out of memory");
 		return;
@@ -436,6 +455,92 @@ pg_link_connect(struct pg_link *l)
 	pg_link_arm(l, PG_SETUP_MS);
 	/* Before the first PQconnectPoll, as if it had said WRITING. */
 	pg_link_watch(l, EV_WRITABLE, true);
+}
+
+static void
+pg_lookup_run(struct worker_job *job)
+{
+	struct pg_lookup *k = (struct pg_lookup *)job;
+
+	k->rc = pg_conn_resolve(k->target, &k->out, k->why,
+	    sizeof(k->why));
+}
+
+/* The look-up ended: the links waiting for it connect, or fail. */
+static void
+pg_lookup_done(struct worker_job *job)
+{
+	struct pg_lookup *k = (struct pg_lookup *)job;
+	struct pg_store *q = k->q;
+
+	if (q != NULL && !q->closing) {
+		q->lookup = NULL;
+		if (k->rc == 0) {
+			pg_conn_free(&q->resolved);
+			q->resolved = k->out;
+			memset(&k->out, 0, sizeof(k->out));
+		}
+		for (int i = 0; i < PG_LINKS; i++) {
+			struct pg_link *l = &q->links[i];
+
+			if (l->state != LINK_RESOLVING)
+				continue;
+			if (k->rc == 0)
+				pg_link_start(l, &q->resolved);
+			else
+				pg_link_fail(l, k->why[0] != '\0' ? k->why :
+				    strerror(-k->rc));
+		}
+	}
+	pg_conn_free(&k->out);
+	free(k);
+	if (q != NULL && !q->closing)
+		pg_run_done(q);
+}
+
+/* Looks the host names up again, unless a look-up is under way. */
+static int
+pg_lookup_start(struct pg_store *q)
+{
+	const struct worker_config wc = { .name = "multid-bank-dns",
+	    .threads = 1 };
+	struct pg_lookup *k;
+	int rc = -ENOMEM;
+
+	if (q->lookup != NULL)
+		return 0;
+	if (q->resolver == NULL &&
+	    (q->resolver = worker_start(q->loop, &wc, &rc)) == NULL)
+		return rc;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return -ENOMEM;
+	k->q = q;
+	k->target = &q->target;
+	k->job.run = pg_lookup_run;
+	k->job.done = pg_lookup_done;
+	if ((rc = worker_submit(q->resolver, &k->job)) != 0) {
+		free(k);
+		return rc;
+	}
+	q->lookup = k;
+	return 0;
+}
+
+/* A new attempt: host names are looked up first, on the resolver. */
+static void
+pg_link_connect(struct pg_link *l)
+{
+	struct pg_store *q = l->q;
+	int rc;
+
+	if (!q->target.lookup) {
+		pg_link_start(l, &q->target);
+		return;
+	}
+	l->state = LINK_RESOLVING;
+	pg_link_arm(l, PG_SETUP_MS);
+	if ((rc = pg_lookup_start(q)) != 0)
+		pg_link_fail(l, strerror(-rc));
 }
 
 /* Connected: the schema step, the first query. */
@@ -780,16 +885,14 @@ pg_open(struct bank_store **out, const char *where, struct svc *svc)
 {
 	struct pg_store *q = calloc(1, sizeof(*q));
 	char why[200];
+	int rc;
 
-	if (q == NULL || (q->conninfo = strdup(where)) == NULL) {
-		free(q);
+	if (q == NULL)
 		return -ENOMEM;
-	}
-	if (!bank_pg_conninfo_check(where, why, sizeof(why))) {
+	if ((rc = pg_conn_parse(where, &q->target, why, sizeof(why))) != 0) {
 		svc_log(svc, LOG_LVL_ERROR, "conninfo: %s", why);
-		free(q->conninfo);
 		free(q);
-		return -EINVAL;
+		return rc;
 	}
 	q->svc = svc;
 	q->base.svc = svc;
@@ -875,7 +978,14 @@ pg_close(struct bank_store *s)
 	if (q->done_timer != 0)
 		ev_timer_del(q->loop, q->done_timer);
 	pg_run_done(q);
-	free(q->conninfo);
+	/* A look-up still running is waited for (getaddrinfo cannot be
+	 * cancelled); its result is thrown away. */
+	if (q->lookup != NULL)
+		q->lookup->q = NULL;
+	if (q->resolver != NULL)
+		worker_stop(q->resolver);
+	pg_conn_free(&q->target);
+	pg_conn_free(&q->resolved);
 	free(q);
 }
 
