@@ -496,3 +496,41 @@ def test_a_stalled_database_does_not_stall_the_reactor(start, pg, db):
             os.kill(pid, signal.SIGCONT)
     c.s.settimeout(10)
     assert c.line() == "OK 5.00"
+
+
+def test_stop_with_commands_in_flight(start, pg, db):
+    """SIGTERM while clients have commands pipelined: the daemon stops
+    cleanly, and every deposit a client saw acknowledged is stored."""
+    d = start(pg_config(pg, db))
+    names = open_accounts(d, 8)
+    clients = []
+    for name in names:
+        c = Client(d)
+        assert c.cmd("LOGIN %s sesame" % name).startswith("OK balance ")
+        clients.append(c)
+    for c in clients:
+        c.send("\n".join(["DEPOSIT 1"] * 30))
+    time.sleep(0.05)
+    assert d.stop() == 0
+    acked = 0
+    for c in clients:
+        data = c.f.read().decode()
+        lines = [l for l in data.split("\r\n") if l]
+        for l in lines:
+            assert re.match(r"^OK \d+\.00$", l) or \
+                l == "ERR service stopping", l
+        acked += sum(1 for l in lines if l.startswith("OK "))
+    stored = int(pg.query("SELECT count(*) FROM history WHERE kind = "
+                          "'deposit' AND amount = 100", db=db)[0][0])
+    assert stored >= acked
+    check_database_sums(pg, db)
+
+
+def check_database_sums(pg, db):
+    """Each balance is the sum of its history."""
+    bad = pg.query(
+        "SELECT a.name FROM accounts a LEFT JOIN history h "
+        "ON h.account = a.id GROUP BY a.id HAVING a.balance <> "
+        "coalesce(sum(CASE WHEN h.kind IN ('deposit', 'transfer-in') "
+        "THEN h.amount ELSE -h.amount END), 0)", db=db)
+    assert bad == []
