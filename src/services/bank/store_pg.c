@@ -323,6 +323,12 @@ pg_link_watch(struct pg_link *l, int mask, bool reset)
 		l->mask = 0;
 	}
 	l->fd = fd;
+	/* libpq drops a socket it found broken; the link would wait on
+	 * nothing. */
+	if (fd < 0 && mask != 0 && l->conn != NULL) {
+		pg_link_fail(l, PQerrorMessage(l->conn));
+		return;
+	}
 	if (fd < 0)
 		return;
 	if ((l->mask & ~mask) != 0)
@@ -349,7 +355,7 @@ pg_link_flush(struct pg_link *l)
 		return -1;
 	}
 	pg_link_watch(l, EV_READABLE | (rc == 1 ? EV_WRITABLE : 0), false);
-	return 0;
+	return l->conn != NULL ? 0 : -1;
 }
 
 /* Output was queued: it goes out when the socket is next writable, which
