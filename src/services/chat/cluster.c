@@ -430,32 +430,65 @@ cluster_renew_all(struct cluster *cl)
 	free(v);
 }
 
+/* Tells the claim's user the answer (err), and frees the claim. */
 static void
-cluster_on_claim(redisAsyncContext *ac, void *r, void *privdata)
+cluster_claim_answer(struct cluster_claim *c, int err)
 {
-	redisReply *reply = r;
-	struct cluster_claim *c = privdata, **pp;
 	struct cluster *cl = c->cl;
 	struct chat_user *u = c->u;
-	int err = 0;
+	struct cluster_claim **pp;
 
-	(void)ac;
 	for (pp = &cl->claims; *pp != NULL && *pp != c; pp = &(*pp)->next)
 		;
 	if (*pp == c)
 		*pp = c->next;
+	if (u != NULL) {
+		conn_resume(u->c);
+		c->done(cl->ch, u, c->name, err);
+	}
+	free(c);
+}
+
+static void
+cluster_on_claim(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+	struct cluster_claim *c = privdata;
+	int err = 0;
+
+	(void)ac;
 	/* No answer (Redis went away): the local rule, which allowed it,
 	 * decides; the lease is claimed when Redis is back. */
 	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
 	    reply->integer == 0)
 		err = -EEXIST;
 	else if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-		cluster_count_error(cl);
-	if (u != NULL) {
-		conn_resume(u->c);
-		c->done(cl->ch, u, c->name, err);
+		cluster_count_error(c->cl);
+	cluster_claim_answer(c, err);
+}
+
+/* Sends the claim to Redis; false when hiredis would not take it. */
+static bool
+cluster_claim_send(struct cluster *cl, struct cluster_claim *c)
+{
+	c->sent = true;
+	return redisAsyncCommand(cl->pub.ac, cluster_on_claim, c,
+	    "EVAL %s 1 %s:nick:%s %s %d", cluster_claim_lua, cl->channel, c->key,
+	    cl->idhex, CLUSTER_LEASE_MS) == REDIS_OK;
+}
+
+/* The link is up, or lost: the claims made while the first connection
+ * was being made are sent now, or answered by the local rule. */
+static void
+cluster_claims_waiting(struct cluster *cl, bool up)
+{
+	struct cluster_claim *next;
+
+	for (struct cluster_claim *c = cl->claims; c != NULL; c = next) {
+		next = c->next;
+		if (!c->sent && (!up || !cluster_claim_send(cl, c)))
+			cluster_claim_answer(c, 0);
 	}
-	free(c);
 }
 
 int
@@ -466,7 +499,10 @@ cluster_claim(struct chat *ch, struct chat_user *u, const char *name,
 	struct cluster_claim *c;
 	char key[CHAT_NAME_MAX + 1];
 
-	if (cl == NULL || !cluster_up_now(cl))
+	/* Until the first connection is made (at most CLUSTER_CONNECT_MS),
+	 * names wait for it; while Redis is away the local rule decides. */
+	if (cl == NULL || (!cluster_up_now(cl) &&
+	    (cl->ever_up || cl->state != CLUSTER_CONNECTING)))
 		return 0;
 	cluster_lower(key, name);
 	for (c = cl->claims; c != NULL; c = c->next)
@@ -479,9 +515,7 @@ cluster_claim(struct chat *ch, struct chat_user *u, const char *name,
 	c->done = done;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	memcpy(c->key, key, sizeof(key));
-	if (redisAsyncCommand(cl->pub.ac, cluster_on_claim, c,
-	    "EVAL %s 1 %s:nick:%s %s %d", cluster_claim_lua, cl->channel, key,
-	    cl->idhex, CLUSTER_LEASE_MS) != REDIS_OK) {
+	if (cluster_up_now(cl) && !cluster_claim_send(cl, c)) {
 		free(c);
 		return 0;
 	}
@@ -594,6 +628,7 @@ cluster_up(struct cluster *cl)
 		cluster_tell_all(cl, CLUSTER_BACK_TEXT);
 	}
 	cluster_renew_all(cl);
+	cluster_claims_waiting(cl, true);
 	cluster_publish(cl, &m);
 	cluster_announce(cl);
 	if ((rooms = calloc(cl->ch->rooms.count + 1, sizeof(*rooms))) != NULL) {
@@ -737,6 +772,7 @@ cluster_lost(struct cluster *cl, const char *why)
 	cluster_peers_free(cl);
 	cluster_link_close(&cl->pub);
 	cluster_link_close(&cl->sub);
+	cluster_claims_waiting(cl, false);
 	if (cl->deadline != 0) {
 		ev_timer_del(server.loop, cl->deadline);
 		cl->deadline = 0;

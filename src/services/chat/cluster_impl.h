@@ -54,6 +54,7 @@ struct cluster_claim {
 	chat_claim_proc      *done;       /* told the answer */
 	char                  name[CHAT_NAME_MAX + 1]; /* as asked */
 	char                  key[CHAT_NAME_MAX + 1];  /* lower-cased */
+	bool                  sent;       /* on its way to Redis */
 	struct cluster_claim *next;       /* the other claims */
 };
 
