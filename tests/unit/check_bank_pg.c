@@ -231,6 +231,12 @@ START_TEST(conninfo_host_names_are_found)
 	ck_assert(needs_lookup("host=db1 dbname=x"));
 	ck_assert(needs_lookup("host=/tmp,db1"));
 	ck_assert(needs_lookup("postgresql://multid@db1/multid"));
+	/* Keepalives notice a vanished server in seconds, unless set. */
+	ck_assert_int_eq(pg_conn_parse("dbname=x keepalives_idle=60", &t, why,
+	    sizeof(why)), 0);
+	ck_assert_str_eq(pg_conn_get(&t, "keepalives_idle"), "60");
+	ck_assert_str_eq(pg_conn_get(&t, "tcp_user_timeout"), "20000");
+	pg_conn_free(&t);
 	ck_assert_int_eq(pg_conn_parse("nosuchoption=1", &t, why, sizeof(why)),
 	    -EINVAL);
 	ck_assert_str_eq(why, "invalid connection option \"nosuchoption\"");

@@ -128,6 +128,28 @@ pg_conn_literal(const char *host, size_t len)
 	    inet_pton(AF_INET6, buf, a) == 1;
 }
 
+/* A server that vanishes without closing (a host that died, a cut
+ * network) is noticed in about 20 s, not after the kernel's two hours of
+ * keepalive; what the conninfo sets itself stays. */
+static const char *const pg_conn_default[][2] = {
+	{ "keepalives", "1" }, { "keepalives_idle", "10" },
+	{ "keepalives_interval", "5" }, { "keepalives_count", "2" },
+	{ "tcp_user_timeout", "20000" },
+};
+
+static int
+pg_conn_defaults(struct pg_conn_target *t)
+{
+	size_t n = sizeof(pg_conn_default) / sizeof(pg_conn_default[0]);
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (pg_conn_get(t, pg_conn_default[i][0]) == NULL)
+			rc = pg_conn_add(t, pg_conn_default[i][0],
+			    pg_conn_default[i][1]);
+	return rc;
+}
+
 void
 pg_conn_free(struct pg_conn_target *t)
 {
@@ -160,6 +182,11 @@ pg_conn_parse(const char *conninfo, struct pg_conn_target *t, char *why,
 			rc = pg_conn_add(t, p->keyword, p->val);
 	PQconninfoFree(o);
 	if (rc != 0) {
+		pg_conn_free(t);
+		snprintf(why, len, "%s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = pg_conn_defaults(t)) != 0) {
 		pg_conn_free(t);
 		snprintf(why, len, "%s", strerror(-rc));
 		return rc;

@@ -97,7 +97,10 @@ const struct pg_stmt_def pg_stmts[PS_MAX] = {
 /* The schema step, one query on a fresh connection.  Session settings
  * the statements rely on (READ COMMITTED's re-read of changed rows, a
  * commit that waits for its WAL flush), then the schema: created when
- * missing, checked when there.  Documented in multid.conf(5). */
+ * missing, checked when there.  Documented in multid.conf(5).  Last, a
+ * statement that waits longer than PG_STATEMENT_TIMEOUT (a lock some
+ * other session holds and forgot) is cancelled, so its client gets ERR
+ * unavailable instead of waiting for ever. */
 const char pg_schema_sql[] =
 	"SET default_transaction_isolation = 'read committed';"
 	"SET synchronous_commit = on;"
@@ -142,7 +145,8 @@ const char pg_schema_sql[] =
 	"    RAISE EXCEPTION 'schema version % is not one this multid knows"
 	" (1)', v;"
 	"  END IF;"
-	"END $bank$;";
+	"END $bank$;"
+	"SET statement_timeout = '" PG_STATEMENT_TIMEOUT "';";
 
 _Static_assert(PG_SCHEMA == 1, "pg_schema_sql writes version 1");
 _Static_assert(BANK_BALANCE_MAX == 1000000000000000LL,

@@ -16,6 +16,7 @@
 #define PG_SCHEMA          1          /* schema_version we write */
 #define PG_LOCK_KEY        "1835163502" /* the schema's advisory lock:
                                          "mban" */
+#define PG_STATEMENT_TIMEOUT "10s"   /* a request's statements at most */
 #define PG_INT8            20         /* type oids: bigint */
 #define PG_TEXT            25         /* and text */
 
