@@ -106,7 +106,7 @@ as_pg "$PGBIN/pgbench" -i -q -h "$dir" -p "$port" -U multid pgbench \
 out=$(as_pg "$PGBIN/pgbench" -N -c "$CLIENTS" -j 2 -T "$DURATION" \
     -h "$dir" -p "$port" -U multid pgbench 2>&1) ||
 	{ echo "$out" >&2; exit 1; }
-tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial.*/\1/p')
+tps=$(echo "$out" | sed -n 's/^tps = \([0-9]*\)[0-9.]* (without initial.*/\1/p')
 fails=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
 echo "pgbench clients=$CLIENTS tps=$tps failed=${fails:-0}"
 
