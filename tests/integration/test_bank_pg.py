@@ -8,6 +8,7 @@ import itertools
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -561,3 +562,43 @@ def test_a_statement_stuck_on_a_lock_gives_up(start, pg, db):
     finally:
         holder.wait(30)
     assert c.cmd("DEPOSIT 2") == "OK 2.00"
+
+
+@pytest.mark.skipif(bool(os.environ.get("MULTID_SANITIZE")),
+                    reason="valgrind cannot run an ASan build")
+@pytest.mark.skipif(shutil.which("valgrind") is None,
+                    reason="valgrind is not installed")
+def test_postgresql_store_under_memcheck(start, tmp_path, pg, db):
+    """The store's life under valgrind: requests of every kind, the
+    database going away and coming back, and the stop.  No error, no
+    definite leak."""
+    vlog = str(tmp_path / "valgrind.log")
+    wrapper = ["valgrind", "--tool=memcheck", "--error-exitcode=1",
+               "--leak-check=full", "--errors-for-leak-kinds=definite",
+               "--track-fds=no", "--log-file=" + vlog]
+    d = start(pg_config(pg, db), wrapper=wrapper, timeout=120)
+    c = Client(d, timeout=60)
+    for cmd, want in (("OPEN alice sesame", "OK opened alice"),
+                      ("OPEN bob sesame", "OK opened bob"),
+                      ("DEPOSIT 10", "OK 10.00"),
+                      ("WITHDRAW 1", "OK 9.00"),
+                      ("TRANSFER alice 2", "OK 7.00"),
+                      ("TRANSFER bob 3", "OK 7.00"),
+                      ("TRANSFER nobody 3", "ERR no such account"),
+                      ("WITHDRAW 100", "ERR insufficient funds")):
+        assert c.cmd(cmd) == want, cmd
+    assert len(c.history("3")) == 3
+    pg.stop()
+    try:
+        assert c.cmd("BALANCE") == "ERR unavailable"
+    finally:
+        pg.start()
+    wait_serving(d, timeout=60)
+    assert c.cmd("LOGIN alice sesame") == "OK balance 2.00"
+    assert c.cmd("LOGIN bob sesame") == "OK balance 7.00"
+    status = d.stop(timeout=120)
+    with open(vlog) as f:
+        report = f.read()
+    assert "ERROR SUMMARY: 0 errors" in report, report[-6000:]
+    assert not re.search(r"definitely lost: [1-9]", report), report[-6000:]
+    assert status == 0, report[-6000:]
