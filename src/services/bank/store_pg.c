@@ -41,7 +41,6 @@
 #include "../../log.h"
 #include "../../service.h"
 #include "store.h"
-#include "store_pg.h"
 #include "store_pg_conn.h"
 #include "store_pg_sql.h"
 
@@ -869,21 +868,6 @@ pg_submit(struct bank_store *s, struct bank_req *req)
 	}
 	pg_arm_done(q);
 	return 0;
-}
-
-bool
-bank_pg_conninfo_check(const char *conninfo, char *why, size_t len)
-{
-	char *err = NULL;
-	PQconninfoOption *o = PQconninfoParse(conninfo, &err);
-
-	if (o != NULL) {
-		PQconninfoFree(o);
-		return true;
-	}
-	pg_copy_message(why, len, err != NULL ? err : "out of memory");
-	PQfreemem(err);
-	return false;
 }
 
 static int

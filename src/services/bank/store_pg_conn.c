@@ -19,6 +19,7 @@
 
 #include <libpq-fe.h>
 
+#include "store_pg.h"
 #include "store_pg_conn.h"
 
 /* A growing comma-separated list. */
@@ -198,6 +199,17 @@ pg_conn_parse(const char *conninfo, struct pg_conn_target *t, char *why,
 	for (size_t i = 0, n; (h = pg_list_item(host, i, &n)) != NULL; i++)
 		t->lookup = t->lookup || !pg_conn_literal(h, n);
 	return 0;
+}
+
+bool
+bank_pg_conninfo_check(const char *conninfo, char *why, size_t len)
+{
+	struct pg_conn_target t;
+
+	if (pg_conn_parse(conninfo, &t, why, len) != 0)
+		return false;
+	pg_conn_free(&t);
+	return true;
 }
 
 /* Adds each address of host (n bytes) to hosts and addrs, with its port
