@@ -443,6 +443,7 @@ cluster_claim_answer(struct cluster_claim *c, int err)
 	if (*pp == c)
 		*pp = c->next;
 	if (u != NULL) {
+		u->claiming = false;
 		conn_resume(u->c);
 		c->done(cl->ch, u, c->name, err);
 	}
@@ -521,6 +522,7 @@ cluster_claim(struct chat *ch, struct chat_user *u, const char *name,
 	}
 	c->next = cl->claims;
 	cl->claims = c;
+	u->claiming = true;
 	conn_pause(u->c);
 	return -EINPROGRESS;
 }

@@ -678,7 +678,9 @@ irc_resume(struct ev_loop *loop, long long id, void *data)
 	(void)loop;
 	(void)id;
 	iu->timer = 0;
-	conn_resume(c);
+	/* A nickname claim holds the input too; its answer resumes it. */
+	if (!((struct chat_user *)c->data)->claiming)
+		conn_resume(c);
 	return -1;
 }
 

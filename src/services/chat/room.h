@@ -138,6 +138,8 @@ struct chat_user {
 	uint64_t          remote;     /* another instance's user: its id */
 	bool              stale;      /* remote: not restated since its
 	                                 instance asked for a SYNC */
+	bool              claiming;   /* its input is paused until Redis
+	                                 answers a nickname claim */
 };
 
 /* The running service's state (svc->state). */
