@@ -125,8 +125,10 @@ def redis():
 
 @pytest.fixture
 def pair(start, redis):
+    """Two instances, both connected to Redis."""
     a = start(chat_conf(redis.url()))
     b = start(chat_conf(redis.url()))
+    eventually(lambda: metric(a, UP) == 1 and metric(b, UP) == 1)
     return a, b
 
 
