@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from multid import LineClient, config, listen_group, run_multid, service
+from multid import (LineClient, config, listen_group, recv_all, run_multid,
+                    service)
 from redisserver import RedisServer
 
 LINE = "127.0.0.1"
@@ -39,12 +40,7 @@ def metric(d, name):
     host, port = d.addr("m")
     with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_all(s)
     for line in data.decode().splitlines():
         if line.startswith(name + " "):
             return int(line.split()[1])
