@@ -20,6 +20,7 @@ from multid import (LineClient, config, listen_group, recv_all, run_multid,
 from redisserver import RedisServer
 
 LINE = "127.0.0.1"
+COURSE = "127.0.0.2"
 IRC = "127.0.0.3"
 SRV = "irc.test"
 DOWN = "* the cluster is unreachable; rooms are local for now"
@@ -28,7 +29,8 @@ BACK = "* the cluster is back; rooms are shared again"
 
 def chat_conf(url, extra=""):
     return config(service("chat", "chat", [
-        "tcp://%s:0" % LINE, listen_group("tcp://%s:0" % IRC, "irc")],
+        "tcp://%s:0" % LINE, listen_group("tcp://%s:0" % COURSE, "course"),
+        listen_group("tcp://%s:0" % IRC, "irc")],
         'server_name = "%s"; cluster = "%s"; cluster_name = "t"; %s' % (
             SRV, url, extra)),
         service("m", "metrics", ["tcp://127.0.0.1:0"]))
@@ -88,6 +90,15 @@ class Irc(LineClient):
     def until(self, *parts, timeout=None):
         return self.read_until(lambda l: any(p in l for p in parts),
                                timeout=timeout)
+
+
+class Course(LineClient):
+    """A client of the course's chat protocol (NUL frames), logged in."""
+
+    def __init__(self, d, name):
+        s = socket.create_connection(addr(d, COURSE), timeout=5)
+        super().__init__(sock=s, end=b"\0", sep=b"\0")
+        self.ok = self.ask("/login " + name)
 
 
 def eventually(pred, timeout=10.0, step=0.1):
@@ -192,6 +203,22 @@ def test_rooms_messages_and_lists_span_instances(pair):
     carol.send("QUIT :off to bed")
     assert alice.until("left")[-1] == "* caroline left (off to bed)"
     assert who(alice) == "* lobby: alice"
+
+
+def test_course_client_across_instances(pair):
+    a, b = pair
+    alice = Line(a, "alice")
+    dave = Course(b, "dave")
+    assert dave.ok.startswith("/ok ")
+    # /users lists the room, users of the other instance included.
+    eventually(lambda: dave.ask("/users") == "/users alice\ndave")
+    alice.until("* dave joined")
+    alice.send("hi dave")
+    assert dave.line() == "alice:hi dave"
+    dave.send("hi alice")
+    assert alice.until("<dave>")[-1] == "<dave> hi alice"
+    # The course rule for a taken name holds across instances.
+    assert Course(b, "Alice").ok == "/error"
 
 
 def test_nickname_unique_across_instances(pair, redis):
