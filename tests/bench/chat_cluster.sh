@@ -11,8 +11,9 @@
 # instance (line and course listeners of one chat).  RUNS runs of each,
 # medians compared; every run starts fresh daemons and a fresh Redis.
 #
-# Output: progress on stderr; ROW|workload|cluster|single|ratio lines on
-# stdout (p99 latency in microseconds, lost and garbled messages).
+# Output: progress on stderr; ROW|workload|multid|peer|ratio|target|met
+# lines on stdout for run.sh (p99 and p50 latency in microseconds, lost
+# and garbled messages), the two instances as multid, one as the peer.
 set -u
 MULTID=${MULTID:-build/multid}
 BIN=${BIN:-build/bench}
@@ -127,8 +128,15 @@ for i in $(seq "$RUNS"); do
 	echo "$r" >>"$TMP/single"
 done
 
-for f in p99_us p50_us lost garbled; do
-	c=$(tr ' ' '\n' <"$TMP/cluster" | sed -n "s/^$f=//p" | median)
-	s=$(tr ' ' '\n' <"$TMP/single" | sed -n "s/^$f=//p" | median)
-	echo "ROW|chat 100 clients (55 line on A, 45 course on B), 10 senders 10k msg/s, $f (median of $RUNS)|$c|$s|$(ratio "$c" "$s")"
-done
+# ROW|workload|multid|peer|ratio|target|met, as run.sh prints them: the
+# two instances are "multid", the one instance the "peer".
+med() { tr ' ' '\n' <"$TMP/$1" | sed -n "s/^$2=//p" | median; }
+sum() { tr ' ' '\n' <"$TMP/$1" | sed -n "s/^$2=//p" | awk '{ s += $1 } END { print s + 0 }'; }
+c=$(med cluster p99_us)
+s=$(med single p99_us)
+r=$(ratio "$c" "$s")
+lost=$(( $(sum cluster lost) + $(sum cluster garbled) ))
+met=$(awk -v r="$r" -v l="$lost" 'BEGIN { print (r != "-" && r <= 2 && l == 0) ? "yes" : "NO" }')
+echo "ROW|chat across 2 instances on Redis, 100 clients 10 senders 10k msg/s p99 (us)|$c|$s one instance|$r|<= 2, 0 lost|$met"
+echo "ROW|  p50 (us)|$(med cluster p50_us)|$(med single p50_us)|$(ratio "$(med cluster p50_us)" "$(med single p50_us)")|-|-"
+echo "ROW|  lost / garbled (all runs)|$(sum cluster lost) / $(sum cluster garbled)|$(sum single lost) / $(sum single garbled)|-|0 / 0|$( [ "$lost" = 0 ] && echo yes || echo NO)"

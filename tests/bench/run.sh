@@ -6,7 +6,7 @@
 #   --runs N    runs of every figure for each side (default 3; median)
 #   --secs S    measured seconds per run (default 5; plus 1 s warm-up)
 #   --only LIST comma-separated groups: echo,course,udp,connrate,http,https,chat,
-#               idle,log,bank,tftp,irc,mail (default: all)
+#               idle,log,bank,cluster,tftp,irc,mail,files (default: all)
 #
 # Every figure is measured back to back, multid then the peer, RUNS times
 # (A B A B ...), and the medians are compared, because a shared machine is
@@ -784,8 +784,11 @@ if want log && [ -f tests/bench/log.sh ] && time_left "log"; then
 			a=$(sed -n 's/.* (\([0-9]*\)\/s).*/\1/p' <<<"$rest")
 			[ -n "$r" ] && [ -n "$a" ] && SENT[$name.$r]+="$a "
 		done <<<"$out"
-		grep '^ROW|' <<<"$out" | while IFS= read -r x; do echo "$x" >>"$TMP/extra.rows"; done
+		# The forwarding rows: every run's are in the log, the last
+		# run's go in the table (one row each, not one per run).
+		fwd_rows=$(grep '^ROW|' <<<"$out" || true)
 	done
+	[ -n "${fwd_rows:-}" ] && echo "$fwd_rows" >>"$TMP/extra.rows"
 	[ ${#LOSS[@]} -eq 0 ] && say "log.sh printed no results (see $LOG)"
 	m200=$(median ${LOSS[multid.200000]:-})
 	r200=$(median ${LOSS[rsyslog.200000]:-})
@@ -846,6 +849,17 @@ if want bank && [ -f tests/bench/bank_pg.sh ] && time_left "bank postgresql"; th
 	echo "$out" | sed "s/^/bank_pg: /" >>"$LOG"
 	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
 	    say "bank_pg.sh printed no rows (see $LOG)"
+fi
+# --- chat across two instances (tests/bench/chat_cluster.sh), group "cluster"
+# Two instances sharing a room through a Redis of its own against one
+# instance, paced; it prints its own ROW lines.
+if want cluster && [ -f tests/bench/chat_cluster.sh ] && time_left "cluster"; then
+	say "chat across two instances on Redis: tests/bench/chat_cluster.sh, $RUNS runs"
+	out=$(MULTID=$MULTID BIN=$BIN RUNS=$RUNS SECS=$SECS timeout 600 \
+	    sh tests/bench/chat_cluster.sh 2>>"$LOG")
+	echo "$out" | sed "s/^/cluster: /" >>"$LOG"
+	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
+	    say "chat_cluster.sh printed no rows (see $LOG)"
 fi
 # --- tftp (tests/bench/tftp.sh) ------------------------------------------
 # tftp.sh measures each figure RUNS times, multid and its peer back to
