@@ -5,6 +5,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import multid  # noqa: E402
 from multid import Daemon  # noqa: E402
 
 # Set by `make check SANITIZE=...`: memory bounds do not hold under ASan.
@@ -34,10 +35,31 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(audit)
 
 
+@pytest.fixture(autouse=True)
+def sanitizer_reports():
+    """After every test, each daemon it started (through start, a fixture
+    of its own or Daemon directly) is stopped if still running, and the
+    test fails if a sanitizer reported anything in its stderr."""
+    multid.STARTED.clear()
+    yield
+    started, multid.STARTED[:] = list(multid.STARTED), []
+    for d in started:
+        if d.proc.poll() is None:
+            d.stop()
+        else:
+            d.cleanup()
+        try:
+            text = d.stderr()
+        except FileNotFoundError:
+            continue              # a test that removed its own directory
+        report = SANITIZER_REPORT.search(text)
+        assert report is None, "sanitizer report:\n" + text[-4000:]
+
+
 @pytest.fixture
 def start(tmp_path):
     """start(config, **kw) -> Daemon; every daemon is stopped after the
-    test, and the test fails if a sanitizer reported anything."""
+    test (and checked for sanitizer reports, as every daemon is)."""
     started = []
 
     def _start(config, **kw):
@@ -53,5 +75,3 @@ def start(tmp_path):
             d.stop()
         else:
             d.cleanup()
-        report = SANITIZER_REPORT.search(d.stderr())
-        assert report is None, "sanitizer report:\n" + d.stderr()[-4000:]

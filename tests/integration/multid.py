@@ -23,12 +23,18 @@ BIN = os.environ.get("MULTID_BIN") or os.path.join(
 LISTEN_RE = re.compile(r"^(\S+) listening on (tcp|udp|tls)://(.+):(\d+)$")
 
 
+# Every Daemon started, so that conftest can check each one's stderr for
+# sanitizer reports after the test, however the test started it.
+STARTED = []
+
+
 class Daemon:
     def __init__(self, tmp_path, config, env=None, args=None, wait=True,
                  timeout=10, wrapper=None, notify_open=False):
         """wrapper: a command line put in front of the binary (e.g.
         systemd-socket-activate ...).  notify_open: let any user send to
         the NOTIFY_SOCKET (for a daemon that drops root)."""
+        STARTED.append(self)
         self.dir = str(tmp_path)
         self.conf = os.path.join(self.dir, "multid.conf")
         with open(self.conf, "w") as f:
