@@ -59,6 +59,7 @@ cluster_msg_encode(const struct cluster_msg *m, size_t *len)
 	    (char)m->type, m->notice ? 'n' : m->silent ? 's' : '-');
 	for (int i = 0; i < CLUSTER_FIELDS; i++)
 		n += cluster_field_put(out + n, f[i]);
+	out[n] = '\0';
 	*len = n;
 	return out;
 }
