@@ -175,6 +175,16 @@ def test_rooms_messages_and_lists_span_instances(pair):
     assert alice.until("*carol*")[-1] == "*carol* hey you"
     bob.send("/msg alice quiet")
     assert alice.until("*bob*")[-1] == "*bob* quiet"
+
+    # A private CTCP ACTION across: an IRC user gets it as one, a line
+    # user as the line form a local one gets.
+    dave = Irc(a, "dave")
+    dave.send("PRIVMSG carol :\x01ACTION winks\x01")
+    assert carol.until("PRIVMSG carol")[-1] == (
+        ":dave!dave@%s PRIVMSG carol :\x01ACTION winks\x01" % SRV)
+    carol.send("PRIVMSG alice :\x01ACTION nods\x01")
+    assert alice.until("*carol*")[-1] == "*carol* * carol nods"
+    dave.send("QUIT")
     alice.send("/msg nobody x")
     assert alice.until("! ")[-1].startswith("! no such user")
 

@@ -558,6 +558,8 @@ irc_say_user(struct chat_user *u, const char *target, const struct irc_text *t)
 		snprintf(action, sizeof(action), "* %s %s", u->nick, t->plain);
 		ev.text = action;
 	}
+	if (to->c == NULL)     /* on another instance: IRC or not, it decides */
+		ev.styled = t->orig;
 	(void)chat_private_event(irc_chat(u), &ev);
 	if (!t->notice && (away = irc_away_text(to)) != NULL)
 		irc_numeric(u, RPL_AWAY, irc_me(u), to->nick, away);
