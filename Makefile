@@ -166,7 +166,7 @@ unit: $(UNIT_BIN)
 integration: $(BUILD)/multid
 	MULTID_BIN=$(abspath $(BUILD)/multid) MULTID_SANITIZE=$(SANITIZE) \
 	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
-	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	    $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
 # The whole suite again, built with ASan and UBSan into build-sanitize/:
 # every unit test and daemon runs with leak detection, and an integration
