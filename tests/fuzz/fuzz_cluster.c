@@ -7,7 +7,9 @@
  * Decoded: its type is one of the known letters; every name present keeps
  * the nickname rule; every text is valid UTF-8 with no NUL, no ESC, DEL
  * or C0 control but TAB (and, in the styled text, IRC's formatting codes
- * and ^A); encoding it again and decoding that gives the same fields.
+ * and ^A); encoding it again gives a terminated string, and decoding
+ * that gives the same fields.  The same bytes as the cluster key's URL
+ * (cluster_url_check) are taken or refused without a leak.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -61,6 +63,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (store == NULL)
 		return 0;
+	memcpy(store, data, size);
+	store[size] = '\0';
+	(void)cluster_url_check(store);
 	if (cluster_msg_decode((const char *)data, size, &m, store) != 0) {
 		free(store);
 		return 0;
@@ -72,7 +77,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_text(m.text, false);
 	check_text(m.styled, true);
 	wire = cluster_msg_encode(&m, &len);
-	assert(wire != NULL);
+	assert(wire != NULL && wire[len] == '\0');
 	store2 = malloc(len + 8);
 	assert(store2 != NULL);
 	assert(cluster_msg_decode(wire, len, &again, store2) == 0);

@@ -30,10 +30,15 @@ def free_port():
 
 
 class RedisServer:
-    def __init__(self):
+    def __init__(self, args=()):
+        """args: more redis-server options, e.g. ("--requirepass", "pw")."""
         self.dir = tempfile.mkdtemp(prefix="multid-redis.")
         self.port = free_port()
         self.log = os.path.join(self.dir, "redis.log")
+        self.args = list(args)
+        self.password = None
+        if "--requirepass" in self.args:
+            self.password = self.args[self.args.index("--requirepass") + 1]
         self.proc = None
         self.start()
 
@@ -46,7 +51,7 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", self.dir,
-             "--logfile", self.log, "--daemonize", "no"],
+             "--logfile", self.log, "--daemonize", "no"] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -64,7 +69,8 @@ class RedisServer:
             with socket.create_connection(("127.0.0.1", self.port),
                                           timeout=1) as s:
                 s.sendall(b"PING\r\n")
-                return s.recv(64).startswith(b"+PONG")
+                # With a password, Redis is up when it refuses the PING.
+                return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -77,9 +83,13 @@ class RedisServer:
 
     def cli(self, *args):
         """One command through redis-cli; its output as text."""
+        env = dict(os.environ)
+        if self.password is not None:
+            env["REDISCLI_AUTH"] = self.password
         r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p",
                             str(self.port)] + list(args),
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=10,
+                           env=env)
         return r.stdout
 
     def _end(self, sig):

@@ -394,10 +394,66 @@ def test_redis_absent_at_start(start, redis):
     assert alice.until("<bob>")[-1] == "<bob> found you"
 
 
+NOT_URL = "cluster: not redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
+
+
+def test_password_user_and_database(start):
+    """Redis with a password, and an ACL user of its own for one of the
+    instances: both share the lobby, and the keys are in the database the
+    URL names."""
+    r = RedisServer(("--requirepass", "p@ss:w%rd",
+                     "--user", "chat", "on", ">chat-pw", "~*", "&*",
+                     "+@all"))
+    try:
+        a = start(chat_conf("redis://:p%%40ss%%3Aw%%25rd@127.0.0.1:%d/3" %
+                            r.port))
+        b = start(chat_conf("redis://chat:chat-pw@127.0.0.1:%d/3" % r.port))
+        eventually(lambda: metric(a, UP) == 1 and metric(b, UP) == 1)
+        alice = Line(a, "alice")
+        bob = Line(b, "bob")
+        alice.until("* bob joined", timeout=10)
+        bob.send("over a password")
+        assert alice.until("<bob>")[-1] == "<bob> over a password"
+        assert "t:nick:alice" in r.cli("-n", "3", "KEYS", "t:*").split()
+        assert r.cli("-n", "0", "KEYS", "t:*").strip() == ""
+        assert "p@ss" not in a.stderr() and "chat-pw" not in b.stderr()
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("url, said", [
+    ("redis://:wrong@127.0.0.1:%d", "WRONGPASS"),
+    ("redis://127.0.0.1:%d", "NOAUTH"),
+])
+def test_refused_password_is_said_and_chat_stays_local(start, url, said):
+    r = RedisServer(("--requirepass", "right"))
+    try:
+        a = start(chat_conf(url % r.port))
+        eventually(lambda: said in a.stderr())
+        assert "cluster: redis 127.0.0.1:%d: %s" % (r.port, said) in \
+            a.stderr()
+        assert metric(a, UP) == 0 and metric(a, ERRORS) >= 1
+        alice = Line(a, "alice")
+        bob = Line(a, "bob")
+        alice.until("* bob joined")
+        bob.send("still here")
+        assert alice.until("<bob>")[-1] == "<bob> still here"
+        assert r.cli("KEYS", "*").strip() == ""
+    finally:
+        r.close()
+
+
 @pytest.mark.parametrize("url, name, error", [
-    ("http://127.0.0.1:6379", "t", "cluster: not redis://HOST:PORT"),
-    ("redis://127.0.0.1:0", "t", "cluster: not redis://HOST:PORT"),
-    ("redis://:6379", "t", "cluster: not redis://HOST:PORT"),
+    ("http://127.0.0.1:6379", "t", NOT_URL),
+    ("redis://127.0.0.1:0", "t", NOT_URL),
+    ("redis://:6379", "t", NOT_URL),
+    ("redis://user@127.0.0.1:6379", "t", NOT_URL),
+    ("redis://user:@127.0.0.1:6379", "t", NOT_URL),
+    ("redis://:%zz@127.0.0.1:6379", "t", NOT_URL),
+    ("redis://:a%00b@127.0.0.1:6379", "t", NOT_URL),
+    ("redis://127.0.0.1:6379/x", "t", NOT_URL),
+    ("redis://127.0.0.1:6379/", "t", NOT_URL),
+    ("redis://[::1]x:6379", "t", NOT_URL),
     ("redis://127.0.0.1:6379", "a b", "cluster_name: letters, digits"),
 ])
 def test_bad_cluster_keys(tmp_path, url, name, error):

@@ -2,7 +2,8 @@
  * check_cluster.c - unit tests of the wire form chat instances use to
  * tell each other what their users do (services/chat/cluster_msg.c):
  * what is encoded decodes to the same fields, any text passes as it is
- * (blanks, IRC formatting), and what breaks the rules is refused.
+ * (blanks, IRC formatting), and what breaks the rules is refused; and
+ * the forms of the cluster key's URL (cluster.c).
  */
 #include <check.h>
 #include <errno.h>
@@ -97,6 +98,32 @@ START_TEST(refused)
 }
 END_TEST
 
+START_TEST(url_forms)
+{
+	static const char *good[] = {
+		"redis://127.0.0.1", "redis://127.0.0.1:6380", "redis://db1",
+		"redis://[::1]:6379", "redis://[::1]", "redis://:pw@db1",
+		"redis://u:pw@db1:7000/2", "redis://:p%40s%3As@db1",
+		"redis://:a@b@db1", "redis://db1/0", "redis://db1:6379/15",
+	};
+	static const char *bad[] = {
+		"", "redis:/db1", "http://db1", "redis://", "redis://:6379",
+		"redis://db1:", "redis://db1:0", "redis://db1:65536",
+		"redis://db1:+1", "redis://db1:63x", "redis://u@db1",
+		"redis://u:@db1", "redis://:%4@db1", "redis://:%zz@db1",
+		"redis://:a%0ab@db1", "redis://:a\tb@db1", "redis://db1/",
+		"redis://db1/x", "redis://db1/-1", "redis://db1/+1",
+		"redis://db1/70000", "redis://[::1", "redis://[::1]x",
+		"redis://[]:6379", "redis://@db1",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(cluster_url_check(good[i]) == NULL, "%s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cluster_url_check(bad[i]) != NULL, "%s", bad[i]);
+}
+END_TEST
+
 static Suite *
 cluster_suite(void)
 {
@@ -107,6 +134,7 @@ cluster_suite(void)
 	tcase_add_test(t, wire_form);
 	tcase_add_test(t, text_sanitised);
 	tcase_add_test(t, refused);
+	tcase_add_test(t, url_forms);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -160,7 +160,7 @@ cluster_on_connect(const redisAsyncContext *cac, int status)
 		return;
 	}
 	l->connected = true;
-	if (l == &l->cl->pub && l->cl->subscribed)
+	if (l == &l->cl->pub && l->setup == 0 && l->cl->subscribed)
 		cluster_up(l->cl);
 }
 
@@ -323,6 +323,11 @@ cluster_on_sub(redisAsyncContext *ac, void *r, void *privdata)
 
 	if (reply == NULL || ac->data == NULL)
 		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		cluster_count_error(cl);
+		cluster_lost(cl, reply->str);
+		return;
+	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
 		cluster_count_error(cl);
 		return;
@@ -332,7 +337,7 @@ cluster_on_sub(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	if (strcmp(e[0]->str, "subscribe") == 0) {
 		cl->subscribed = true;
-		if (cl->pub.connected)
+		if (cl->pub.connected && cl->pub.setup == 0)
 			cluster_up(cl);
 	} else if (strcmp(e[0]->str, "message") == 0 &&
 	    e[2]->type == REDIS_REPLY_STRING) {
@@ -661,6 +666,48 @@ cluster_connect_late(struct ev_loop *loop, long long id, void *data)
 	return -1;
 }
 
+/* A reply to AUTH or SELECT: an error ends the try (the retries go on,
+ * the operator may be changing Redis's password); pub is ready once its
+ * last one is answered. */
+static void
+cluster_on_setup(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+	struct cluster_link *l = privdata;
+	struct cluster *cl = l->cl;
+
+	if (reply == NULL || ac->data == NULL)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		cluster_count_error(cl);
+		cluster_lost(cl, reply->str);
+		return;
+	}
+	if (--l->setup == 0 && l == &cl->pub && l->connected && cl->subscribed)
+		cluster_up(cl);
+}
+
+/* Queues l's AUTH and SELECT, which go before anything else on it. */
+static void
+cluster_setup(struct cluster *cl, struct cluster_link *l)
+{
+	l->setup = 0;
+	if (cl->password != NULL) {
+		if (cl->user != NULL)
+			redisAsyncCommand(l->ac, cluster_on_setup, l, "AUTH %s %s",
+			    cl->user, cl->password);
+		else
+			redisAsyncCommand(l->ac, cluster_on_setup, l, "AUTH %s",
+			    cl->password);
+		l->setup++;
+	}
+	if (cl->db != 0 && l == &cl->pub) {
+		redisAsyncCommand(l->ac, cluster_on_setup, l, "SELECT %ld",
+		    cl->db);
+		l->setup++;
+	}
+}
+
 /* Opens both connections to addr (numeric) and asks for the
  * subscription. */
 static void
@@ -672,6 +719,8 @@ cluster_open(struct cluster *cl, const char *addr)
 		cluster_lost(cl, "cannot connect");
 		return;
 	}
+	cluster_setup(cl, &cl->pub);
+	cluster_setup(cl, &cl->sub);
 	redisAsyncCommand(cl->sub.ac, cluster_on_sub, cl, "SUBSCRIBE %s",
 	    cl->channel);
 }
@@ -860,60 +909,6 @@ cluster_named(struct chat *ch, const struct chat_user *u)
 
 /* --- start and stop ------------------------------------------------------------ */
 
-/* Splits "redis://HOST[:PORT]" into a new host string and a port; 0 or
- * -EINVAL. */
-static int
-cluster_url_parse(const char *url, char **host, int *port)
-{
-	const char *h, *colon;
-	size_t n;
-	long p = 6379;
-	char *end;
-
-	if (strncmp(url, "redis://", 8) != 0)
-		return -EINVAL;
-	h = url + 8;
-	if (*h == '[') {
-		const char *close = strchr(h, ']');
-
-		if (close == NULL)
-			return -EINVAL;
-		n = (size_t)(close - h - 1);
-		h++;
-		colon = close[1] == ':' ? close + 1 : close[1] == '\0' ? NULL :
-		    h - 1;
-		if (colon == h - 1)
-			return -EINVAL;
-	} else {
-		colon = strrchr(h, ':');
-		n = colon != NULL ? (size_t)(colon - h) : strlen(h);
-	}
-	if (colon != NULL) {
-		errno = 0;
-		p = strtol(colon + 1, &end, 10);
-		if (errno != 0 || *end != '\0' || end == colon + 1 || p < 1 ||
-		    p > 65535)
-			return -EINVAL;
-	}
-	if (n == 0 || n > 253 || memchr(h, '/', n) != NULL ||
-	    memchr(h, '@', n) != NULL)
-		return -EINVAL;
-	if (host != NULL && (*host = strndup(h, n)) == NULL)
-		return -ENOMEM;
-	*port = (int)p;
-	return 0;
-}
-
-const char *
-cluster_url_check(const char *url)
-{
-	int port;
-
-	if (cluster_url_parse(url, NULL, &port) != 0)
-		return "cluster: not redis://HOST:PORT";
-	return NULL;
-}
-
 static bool
 cluster_numeric(const char *host)
 {
@@ -923,19 +918,37 @@ cluster_numeric(const char *host)
 	    inet_pton(AF_INET6, host, a) == 1;
 }
 
+static void
+cluster_free(struct cluster *cl)
+{
+	struct cluster_url u = { .host = cl->host, .user = cl->user,
+	    .password = cl->password };
+
+	cluster_url_free(&u);
+	free(cl->channel);
+	free(cl);
+}
+
 int
 cluster_start(struct chat *ch, const char *url, const char *name)
 {
 	struct cluster *cl = calloc(1, sizeof(*cl));
 
+	struct cluster_url u;
+
 	if (cl == NULL)
 		return -ENOMEM;
-	if (cluster_url_parse(url, &cl->host, &cl->port) != 0 ||
+	if (cluster_url_parse(url, &u) != 0 ||
 	    (cl->channel = strdup(name)) == NULL) {
-		free(cl->host);
+		cluster_url_free(&u);
 		free(cl);
 		return -EINVAL;
 	}
+	cl->host = u.host;
+	cl->port = u.port;
+	cl->user = u.user;
+	cl->password = u.password;
+	cl->db = u.db;
 	cl->ch = ch;
 	if (getrandom(&cl->id, sizeof(cl->id), GRND_NONBLOCK) !=
 	    sizeof(cl->id))
@@ -951,9 +964,7 @@ cluster_start(struct chat *ch, const char *url, const char *name)
 		int err = 0;
 
 		if ((cl->resolver = worker_start(server.loop, &wc, &err)) == NULL) {
-			free(cl->host);
-			free(cl->channel);
-			free(cl);
+			cluster_free(cl);
 			return err;
 		}
 	}
@@ -991,8 +1002,6 @@ cluster_stop(struct chat *ch)
 		cl->claims = c->next;
 		free(c);
 	}
-	free(cl->host);
-	free(cl->channel);
-	free(cl);
+	cluster_free(cl);
 	ch->cluster = NULL;
 }

@@ -38,6 +38,7 @@ struct cluster_link {
 	int                 fd;           /* its socket */
 	int                 mask;         /* EV_* registered for fd */
 	bool                connected;    /* the connect callback said so */
+	int                 setup;        /* AUTH, SELECT not yet answered */
 };
 
 /* Another instance, known by its messages. */
@@ -78,6 +79,9 @@ struct cluster {
 	struct chat          *ch;         /* the chat it serves */
 	char                 *host;       /* Redis's host */
 	int                   port;       /* and port */
+	char                 *user;       /* AUTH's user name, or NULL */
+	char                 *password;   /* AUTH's password, or NULL */
+	long                  db;         /* the database SELECTed */
 	char                 *channel;    /* cluster_name: channel, key prefix */
 	uint64_t              id;         /* this instance */
 	char                  idhex[17];  /* the same in hex */
@@ -131,5 +135,21 @@ void cluster_ghosts_free(struct cluster *cl, uint64_t from, bool only_stale,
 void cluster_peers_free(struct cluster *cl);
 /* Instances silent for CLUSTER_GONE_MS are gone, and their users. */
 void cluster_peers_check(struct cluster *cl);
+
+/* --- the cluster key's URL (cluster_url.c) ---------------------------- */
+
+/* A redis URL's parts (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]). */
+struct cluster_url {
+	char *host;                   /* HOST, brackets taken off */
+	int   port;                   /* PORT, 6379 when absent */
+	char *user;                   /* USER, or NULL */
+	char *password;               /* PASSWORD, or NULL */
+	long  db;                     /* DB, 0 when absent */
+};
+/* Parses url into *u (strings new: cluster_url_free); 0, -EINVAL or
+ * -ENOMEM. */
+int cluster_url_parse(const char *url, struct cluster_url *u);
+/* Frees u's strings (the password wiped first) and zeroes it. */
+void cluster_url_free(struct cluster_url *u);
 
 #endif
