@@ -315,19 +315,29 @@ cluster_release(struct cluster *cl, const char *nick)
 
 /* --- the subscription ------------------------------------------------------- */
 
+/* True when a reply to a command the link needs is not there: the link
+ * was closed, or Redis refused (then the link is lost, its words said). */
+static bool
+cluster_no_reply(struct cluster *cl, redisAsyncContext *ac, redisReply *reply)
+{
+	if (reply == NULL || ac->data == NULL)
+		return true;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		cluster_count_error(cl);
+		cluster_lost(cl, reply->str);
+		return true;
+	}
+	return false;
+}
+
 static void
 cluster_on_sub(redisAsyncContext *ac, void *r, void *privdata)
 {
 	redisReply *reply = r, **e;
 	struct cluster *cl = privdata;
 
-	if (reply == NULL || ac->data == NULL)
+	if (cluster_no_reply(cl, ac, reply))
 		return;
-	if (reply->type == REDIS_REPLY_ERROR) {
-		cluster_count_error(cl);
-		cluster_lost(cl, reply->str);
-		return;
-	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
 		cluster_count_error(cl);
 		return;
@@ -676,13 +686,8 @@ cluster_on_setup(redisAsyncContext *ac, void *r, void *privdata)
 	struct cluster_link *l = privdata;
 	struct cluster *cl = l->cl;
 
-	if (reply == NULL || ac->data == NULL)
+	if (cluster_no_reply(cl, ac, reply))
 		return;
-	if (reply->type == REDIS_REPLY_ERROR) {
-		cluster_count_error(cl);
-		cluster_lost(cl, reply->str);
-		return;
-	}
 	if (--l->setup == 0 && l == &cl->pub && l->connected && cl->subscribed)
 		cluster_up(cl);
 }
