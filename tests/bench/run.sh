@@ -839,67 +839,38 @@ if want bank && [ -f tests/bench/bank.sh ] && time_left "bank"; then
 elif want bank && [ ! -f tests/bench/bank.sh ]; then
 	row "bank DEPOSIT 64 clients" "-" "-" "-" "-" "skipped (no tests/bench/bank.sh)"
 fi
-# --- bank on PostgreSQL (tests/bench/bank_pg.sh), group "bank" ----------------
+# --- the groups measured by scripts of their own ---------------------------
+# Each starts its own servers and peers, measures multid and the peer back
+# to back and prints its own "ROW|..." lines:
+#   extra GROUP SCRIPT "what it measures" TIMEOUT [VAR=VALUE...]
+extra() {
+	local group=$1 name=$2 what=$3 limit=$4 out
+	shift 4
+	want "$group" && [ -f "tests/bench/$name.sh" ] && time_left "$name" ||
+	    return 0
+	say "$what: tests/bench/$name.sh"
+	out=$(env "$@" timeout "$limit" sh "tests/bench/$name.sh" 2>>"$LOG")
+	echo "$out" | sed "s/^/$name: /" >>"$LOG"
+	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
+	    say "$name.sh printed no rows (see $LOG)"
+}
 # bank_pg.sh starts a PostgreSQL of its own and measures the bank with
-# backend = "postgresql" against pgbench -N on that server, once (it takes
-# about a minute and a half); it prints a ROW line.
-if want bank && [ -f tests/bench/bank_pg.sh ] && time_left "bank postgresql"; then
-	say "bank on PostgreSQL, 64 clients DEPOSIT vs pgbench -N -c 64: tests/bench/bank_pg.sh"
-	out=$(MULTID=$MULTID CLIENTS=64 DURATION=10 timeout 400 sh tests/bench/bank_pg.sh 2>>"$LOG")
-	echo "$out" | sed "s/^/bank_pg: /" >>"$LOG"
-	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
-	    say "bank_pg.sh printed no rows (see $LOG)"
-fi
-# --- chat across two instances (tests/bench/chat_cluster.sh), group "cluster"
+# backend = "postgresql" against pgbench -N on that server, once (about a
+# minute and a half).
+extra bank bank_pg "bank on PostgreSQL, 64 clients DEPOSIT vs pgbench -N -c 64" \
+    400 MULTID="$MULTID" CLIENTS=64 DURATION=10
 # Two instances sharing a room through a Redis of its own against one
-# instance, paced; it prints its own ROW lines.
-if want cluster && [ -f tests/bench/chat_cluster.sh ] && time_left "cluster"; then
-	say "chat across two instances on Redis: tests/bench/chat_cluster.sh, $RUNS runs"
-	out=$(MULTID=$MULTID BIN=$BIN RUNS=$RUNS SECS=$SECS timeout 600 \
-	    sh tests/bench/chat_cluster.sh 2>>"$LOG")
-	echo "$out" | sed "s/^/cluster: /" >>"$LOG"
-	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
-	    say "chat_cluster.sh printed no rows (see $LOG)"
-fi
-# --- tftp (tests/bench/tftp.sh) ------------------------------------------
-# tftp.sh measures each figure RUNS times, multid and its peer back to
-# back, and prints its own ROW lines.
-if want tftp && [ -f tests/bench/tftp.sh ] && time_left "tftp"; then
-	say "tftp reads: tests/bench/tftp.sh, $RUNS runs"
-	out=$(RUNS=$RUNS timeout 600 sh tests/bench/tftp.sh 2>>"$LOG")
-	echo "$out" | sed "s/^/tftp: /" >>"$LOG"
-	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
-	    say "tftp.sh printed no rows (see $LOG)"
-fi
-# --- irc (tests/bench/irc.sh): the chat over IRC against ngIRCd ------------
-if want irc && [ -f tests/bench/irc.sh ] && time_left "irc"; then
-	say "irc: tests/bench/irc.sh, $RUNS runs"
-	out=$(MULTID=$MULTID BIN=$BIN RUNS=$RUNS SECS=$SECS timeout 900 \
-	    sh tests/bench/irc.sh 2>>"$LOG")
-	echo "$out" | sed "s/^/irc: /" >>"$LOG"
-	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
-	    say "irc.sh printed no rows (see $LOG)"
-fi
-# --- mail (tests/bench/mail.sh) ------------------------------------------
-# mail.sh measures smtp against Postfix and pop3 against Dovecot, RUNS
-# times each, back to back, and prints its own ROW lines.
-if want mail && [ -f tests/bench/mail.sh ] && time_left "mail"; then
-	say "smtp and pop3: tests/bench/mail.sh, $RUNS runs"
-	out=$(RUNS=$RUNS DURATION=$SECS timeout 600 sh tests/bench/mail.sh 2>>"$LOG")
-	echo "$out" | sed "s/^/mail: /" >>"$LOG"
-	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
-	    say "mail.sh printed no rows (see $LOG)"
-fi
-# --- files (tests/bench/files.sh), group "files" ---------------------------
-# files.sh measures a 1 GiB upload and download against nc, RUNS times
-# each, back to back, and 100 concurrent uploads; it prints ROW lines.
-if want files && [ -f tests/bench/files.sh ] && time_left "files"; then
-	say "files: tests/bench/files.sh, $RUNS runs"
-	out=$(MULTID=$MULTID RUNS=$RUNS timeout 900 sh tests/bench/files.sh 2>>"$LOG")
-	echo "$out" | sed "s/^/files: /" >>"$LOG"
-	grep '^ROW|' <<<"$out" >>"$TMP/extra.rows" ||
-	    say "files.sh printed no rows (see $LOG)"
-fi
+# instance, paced.
+extra cluster chat_cluster "chat across two instances on Redis, $RUNS runs" \
+    600 MULTID="$MULTID" BIN="$BIN" RUNS="$RUNS" SECS="$SECS"
+extra tftp tftp "tftp reads, $RUNS runs" 600 RUNS="$RUNS"
+# The chat over IRC against ngIRCd.
+extra irc irc "irc, $RUNS runs" 900 MULTID="$MULTID" BIN="$BIN" \
+    RUNS="$RUNS" SECS="$SECS"
+# smtp against Postfix, pop3 against Dovecot.
+extra mail mail "smtp and pop3, $RUNS runs" 600 RUNS="$RUNS" DURATION="$SECS"
+# A 1 GiB upload and download against nc, and 100 concurrent uploads.
+extra files files "files, $RUNS runs" 900 MULTID="$MULTID" RUNS="$RUNS"
 if [ -s "$TMP/extra.rows" ]; then
 	while IFS= read -r x; do
 		x=${x#ROW|}
