@@ -124,17 +124,25 @@ deps:
 
 # Clients and components only the tests use: make check installs them
 # too (a real browser for the file browser, testssl.sh for TLS, WeeChat's
-# headless build as a third IRC client, the
+# headless build as a third IRC client, HexChat on an Xvfb display with
+# its Python plugin loader as a fourth, the
 # engines several instances share: PostgreSQL, Redis, rsyslog, HAProxy).
+# A command, or an absolute path that must exist, and its package.
+DEB_MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
 TEST_DEBS = chromium:chromium testssl:testssl.sh ncat:ncat \
             weechat-headless:weechat-headless \
+            hexchat:hexchat Xvfb:xvfb \
+            /usr/lib/$(DEB_MULTIARCH)/hexchat/plugins/python.so:hexchat-python3 \
             /usr/lib/postgresql/15/bin/postgres:postgresql-15 \
             redis-server:redis-server rsyslogd:rsyslog haproxy:haproxy
 deps-test:
 	@missing=""; \
 	for pair in $(TEST_DEBS); do \
-	    PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null 2>&1 || \
-	        missing="$$missing $${pair#*:}"; \
+	    what=$${pair%%:*}; \
+	    case $$what in \
+	    /*) [ -e "$$what" ] ;; \
+	    *) PATH="$$PATH:/usr/sbin:/sbin" command -v $$what >/dev/null 2>&1 ;; \
+	    esac || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" != 0 ]; then \
