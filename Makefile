@@ -129,7 +129,7 @@ deps:
 # engines several instances share: PostgreSQL, Redis, rsyslog, HAProxy).
 # A command, or an absolute path that must exist, and its package.
 DEB_MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
-TEST_DEBS = chromium:chromium testssl:testssl.sh ncat:ncat \
+TEST_DEBS = chromium:chromium testssl:testssl.sh ncat:ncat wget:wget \
             weechat-headless:weechat-headless \
             hexchat:hexchat Xvfb:xvfb \
             /usr/lib/$(DEB_MULTIARCH)/hexchat/plugins/python.so:hexchat-python3 \

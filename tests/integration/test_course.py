@@ -447,9 +447,8 @@ def nc(host, port, data, timeout=10):
     return r.stdout
 
 
-@pytest.mark.skipif(shutil.which("nc") is None, reason="nc not installed "
-                    "(make deps installs netcat-openbsd)")
 def test_half_close_last_line_with_nc(d):
+    assert shutil.which("nc"), "nc is not installed (make deps installs it)"
     assert nc(*addr(d, "upper", DEFAULT), b"abc") == b"ABC\r\n"
     assert nc(*addr(d, "upper", DEFAULT), b"one\ntwo") == b"ONE\r\nTWO\r\n"
     assert nc(*addr(d, "upper", COURSE), b"abc") == b"ABC"
@@ -589,9 +588,6 @@ class Tmux:
             os.unlink(self.path)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None or
-                    shutil.which("telnet") is None,
-                    reason="tmux and telnet are needed (make deps)")
 @pytest.mark.parametrize("name,ask,answer", [
     ("guess", "stats", "* rounds"),
     ("upper", "hello there", "HELLO THERE"),
@@ -600,6 +596,8 @@ def test_real_telnet_survives_ctrl_c(d, name, ask, answer):
     """telnet, after Ctrl-C, sends IAC IP IAC DO TIMING-MARK and throws
     away all output until the answer comes.  Pressed in guess or
     transform, the session must still answer what is typed next."""
+    assert shutil.which("tmux") and shutil.which("telnet"), \
+        "tmux and telnet are not installed (make deps installs them)"
     host, port = addr(d, name, DEFAULT)
     t = Tmux("telnet %s %d" % (host, port))
     try:

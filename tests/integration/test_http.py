@@ -872,8 +872,7 @@ def test_big_sparse_file_streams_with_bounded_memory(site, tmp_path):
 
 
 def test_wget_mirror(site, tmp_path):
-    if shutil.which("wget") is None:
-        pytest.skip("wget is not installed")
+    assert shutil.which("wget"), "wget is not installed (make deps-test)"
     d = site()
     host, port = d.addr("web")
     out = tmp_path / "mirror"

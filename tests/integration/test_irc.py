@@ -674,9 +674,11 @@ def test_server_name_defaults_to_host_name(start):
 
 
 def need(*tools):
+    """The real clients are part of the suite (make deps-test installs
+    them): a missing one fails its test, as a broken one would."""
     for t in tools:
         if shutil.which(t) is None:
-            pytest.skip("%s is not installed (make deps installs it)" % t)
+            pytest.fail("%s is not installed (make deps-test installs it)" % t)
 
 
 def wait_for(what, probe, timeout=10):
