@@ -285,14 +285,19 @@ tls_recv(struct transport *t, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-/* Gathers the iovecs (up to TLS_WRITE_CHUNK) and writes them. */
+/* Gathers the iovecs (up to TLS_WRITE_CHUNK) and writes them as records
+ * until they are all out or the socket is full.  With partial writes on,
+ * one SSL_write sends one record: stopping there would make a caller
+ * that read a file to send it read the same bytes again for each of the
+ * records after the first. */
 static ssize_t
 tls_writev(struct transport *t, const struct iovec *iov, int n, bool more)
 {
 	static char chunk[TLS_WRITE_CHUNK];
 	SSL *ssl = t->state;
-	size_t len = 0, w = 0;
-	const void *p = iov[0].iov_base;
+	size_t len = 0, w = 0, done = 0;
+	const char *p = iov[0].iov_base;
+	ssize_t err;
 
 	(void)more;
 	if (n > 1 || iov[0].iov_len > sizeof(chunk)) {
@@ -306,10 +311,20 @@ tls_writev(struct transport *t, const struct iovec *iov, int n, bool more)
 	} else {
 		len = iov[0].iov_len;
 	}
-	ERR_clear_error();
-	if (SSL_write_ex(ssl, p, len, &w) == 1)
-		return (ssize_t)w;
-	return tls_error(ssl, 0) == 0 ? -EPIPE : tls_error(ssl, 0);
+	while (done < len) {
+		ERR_clear_error();
+		if (SSL_write_ex(ssl, p + done, len - done, &w) != 1)
+			break;
+		done += w;
+	}
+	if (done == len)
+		return (ssize_t)done;
+	/* The record that did not go out is kept inside OpenSSL: the next
+	 * call passes the same bytes again, from where done says. */
+	err = tls_error(ssl, 0);
+	if (done > 0)
+		return (ssize_t)done;
+	return err == 0 ? -EPIPE : err;
 }
 
 /* With kTLS the kernel encrypts: file bodies go out with sendfile. */

@@ -490,3 +490,52 @@ def test_certificate_reload_during_traffic(start, tmp_path):
     assert answers[0] > 100
     assert len(certs) >= 2          # new connections saw a renewed one
     assert "TLS handshake failed" not in d.stderr()
+
+
+def test_big_files_arrive_whole_to_fast_and_slow_readers(start, tmp_path):
+    """A file of many records, sent while the socket fills and empties:
+    curl reads at full speed; a slow reader (small reads, pauses, a tiny
+    receive buffer) makes every write stop part-way; both get every byte
+    in order, and so do pipelined requests on one connection."""
+    import hashlib
+    d = start_in(start, tmp_path, lambda K: service(
+        "http", "http", ["tls://127.0.0.1:0"],
+        'root = "%s/www"; ' % tmp_path + K))
+    body = os.urandom(3 * 1024 * 1024 + 12345)
+    (tmp_path / "www" / "big.bin").write_bytes(body)
+    want = hashlib.sha256(body).hexdigest()
+    host, port = tls_addr(d, "http")
+    r = subprocess.run(["curl", "-sS", "--cacert",
+                        os.path.join(d.certdir, "cert.pem"),
+                        "https://localhost:%d/big.bin" % port,
+                        "--resolve", "localhost:%d:127.0.0.1" % port],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert hashlib.sha256(r.stdout).hexdigest() == want
+
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(10)
+    raw.connect((host, port))
+    s = client_ctx(d).wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    got = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        chunk = s.recv(8192)
+        if not chunk:
+            break
+        got += chunk
+        if len(got) % (256 * 1024) < 8192:
+            time.sleep(0.05)
+    s.close()
+    bodies = []
+    while got:
+        head, _, rest = got.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length:")][0])
+        bodies.append(rest[:length])
+        got = rest[length:]
+    assert [hashlib.sha256(b).hexdigest() for b in bodies] == [want, want]
