@@ -69,6 +69,15 @@ def tls_socket(d, name, index=0, alpn=None, timeout=5):
     return client_ctx(d, alpn).wrap_socket(raw, server_hostname="localhost")
 
 
+def curl_https(d, port, path, timeout=20):
+    """curl, trusting d's certificate, for https://localhost:port/path."""
+    return subprocess.run(["curl", "-sS", "--cacert",
+                           os.path.join(d.certdir, "cert.pem"),
+                           "https://localhost:%d%s" % (port, path),
+                           "--resolve", "localhost:%d:127.0.0.1" % port],
+                          capture_output=True, timeout=timeout)
+
+
 def s_client(d, name, data, expect=None, index=0, extra=(), timeout=10):
     """Runs openssl s_client, types data, and reads its output until
     `expect` (default: nothing in particular) has come or the server
@@ -158,11 +167,7 @@ def test_https_with_curl_and_alpn(start, tmp_path):
         service("http", "http", ["tls://127.0.0.1:0"], 'root = "%s/www"; ' % tmp_path + K),
         service("metrics", "metrics", ["tls://127.0.0.1:0"], K)))
     host, port = tls_addr(d, "http")
-    r = subprocess.run(["curl", "-sS", "--cacert",
-                        os.path.join(d.certdir, "cert.pem"),
-                        "https://localhost:%d/hello.txt" % port,
-                        "--resolve", "localhost:%d:127.0.0.1" % port],
-                       capture_output=True, timeout=20)
+    r = curl_https(d, port, "/hello.txt", timeout=20)
     assert r.returncode == 0, r
     assert r.stdout == b"hello over TLS\n"
     s = tls_socket(d, "http", alpn=["h2", "http/1.1"])
@@ -173,11 +178,7 @@ def test_https_with_curl_and_alpn(start, tmp_path):
     assert s.selected_alpn_protocol() is None
     s.close()
     host, port = tls_addr(d, "metrics")
-    r = subprocess.run(["curl", "-sS", "--cacert",
-                        os.path.join(d.certdir, "cert.pem"),
-                        "https://localhost:%d/metrics" % port,
-                        "--resolve", "localhost:%d:127.0.0.1" % port],
-                       capture_output=True, timeout=20)
+    r = curl_https(d, port, "/metrics", timeout=20)
     assert r.returncode == 0, r
     text = r.stdout.decode()
     assert 'multid_tls_handshakes_total{service="http",result="ok"} 3' in text
@@ -505,11 +506,7 @@ def test_big_files_arrive_whole_to_fast_and_slow_readers(start, tmp_path):
     (tmp_path / "www" / "big.bin").write_bytes(body)
     want = hashlib.sha256(body).hexdigest()
     host, port = tls_addr(d, "http")
-    r = subprocess.run(["curl", "-sS", "--cacert",
-                        os.path.join(d.certdir, "cert.pem"),
-                        "https://localhost:%d/big.bin" % port,
-                        "--resolve", "localhost:%d:127.0.0.1" % port],
-                       capture_output=True, timeout=30)
+    r = curl_https(d, port, "/big.bin", timeout=30)
     assert r.returncode == 0, r.stderr
     assert hashlib.sha256(r.stdout).hexdigest() == want
 
