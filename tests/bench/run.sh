@@ -39,7 +39,7 @@ SECS=5
 WARM=1
 ONLY=all
 PYTHON=${PYTHON:-python3}
-LIMIT_S=${BENCH_LIMIT_S:-840}   # stop starting workloads after 14 minutes
+LIMIT_S=${BENCH_LIMIT_S:-2700}  # stop starting workloads after 45 minutes
 export PATH="$PATH:/usr/sbin:/sbin"
 
 while [ $# -gt 0 ]; do
