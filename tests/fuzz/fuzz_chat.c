@@ -83,6 +83,9 @@
 #define chat_user_rename       fuzz_chat_user_rename
 #define chat_user_depart       fuzz_chat_user_depart
 #define chat_user_close        fuzz_chat_user_close
+#define chat_user_claim        fuzz_chat_user_claim
+#define chat_user_drop         fuzz_chat_user_drop
+#define chat_hist_keep         fuzz_chat_hist_keep
 #define chat_line_open         fuzz_chat_line_open
 #define chat_line_message      fuzz_chat_line_message
 #define chat_line_eof          fuzz_chat_line_eof
