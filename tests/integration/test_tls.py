@@ -479,6 +479,9 @@ def test_certificate_reload_during_traffic(start, tmp_path):
             make_cert(str(new), cn="renewed%d" % round_)
             with open(bundle, "a") as b:
                 b.write((new / "cert.pem").read_text())
+            # A client that read the bundle just before the append would
+            # not know the new certificate: let those finish first.
+            time.sleep(0.3)
             for f in ("key.pem", "cert.pem"):     # the key first
                 os.replace(str(new / f), os.path.join(d.certdir, f))
             d.reload()
