@@ -105,6 +105,22 @@ c.close()
 PY
 }
 
+# MB/s of an upload of big to a receiver: the shell command $1, given
+# its port and file as $1 and $2, then synced.
+upload_to() {
+	p=$(free_port)
+	sh -c "$1" sh "$p" "$dir/nc/file" &
+	rpid=$!
+	wait_port "$p"
+	t0=$(now)
+	nc -N 127.0.0.1 "$p" <"$dir/big"
+	wait "$rpid" || true
+	sync "$dir/nc/file"
+	t1=$(now)
+	rm -f "$dir/nc/file"
+	rate "$t0" "$t1"
+}
+
 up_m="" up_n="" up_h="" dl_m="" dl_n="" dl_s="" rss="" bad=0
 for run in $(seq "$RUNS"); do
 	# multid: the answer comes after fsync, rename and the directory's sync.
@@ -115,32 +131,10 @@ for run in $(seq "$RUNS"); do
 	rm -f "$dir/up/"*
 	up_m="$up_m $(rate "$t0" "$t1")"
 
-	# nc -l > file, then sync of that file.
-	port=$(free_port)
-	nc -l 127.0.0.1 "$port" >"$dir/nc/file" &
-	ncpid=$!
-	wait_port "$port"
-	t0=$(now)
-	nc -N 127.0.0.1 "$port" <"$dir/big"
-	wait "$ncpid" || true
-	sync "$dir/nc/file"
-	t1=$(now)
-	rm -f "$dir/nc/file"
-	up_n="$up_n $(rate "$t0" "$t1")"
-
-	# The same, with the SHA-256 multid's answer carries: nc -l | tee
-	# file | sha256sum, then sync.
-	port=$(free_port)
-	sh -c "nc -l 127.0.0.1 $port | tee '$dir/nc/file' | sha256sum >/dev/null" &
-	ncpid=$!
-	wait_port "$port"
-	t0=$(now)
-	nc -N 127.0.0.1 "$port" <"$dir/big"
-	wait "$ncpid" || true
-	sync "$dir/nc/file"
-	t1=$(now)
-	rm -f "$dir/nc/file"
-	up_h="$up_h $(rate "$t0" "$t1")"
+	# nc -l > file, then sync of that file; the same with the SHA-256
+	# multid's answer carries.
+	up_n="$up_n $(upload_to 'nc -l 127.0.0.1 "$1" >"$2"')"
+	up_h="$up_h $(upload_to 'nc -l 127.0.0.1 "$1" | tee "$2" | sha256sum >/dev/null')"
 
 	# Downloads into /dev/null: multid's sendfile, then nc -l < file.
 	t0=$(now)
