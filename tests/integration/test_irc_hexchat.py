@@ -88,6 +88,17 @@ LOG.write("loaded\n")
 '''
 
 
+def end(proc):
+    """Stops proc by its PID: SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class Xvfb:
     """A virtual X display on the first free number."""
 
@@ -121,13 +132,7 @@ class Xvfb:
         self.display = ":" + got.strip().decode()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end(self.proc)
         self.err.close()
 
 
@@ -241,13 +246,7 @@ class HexChat:
             "HexChat has no tab for %r" % channel
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end(self.proc)
         self.out.close()
         # What HexChat saw stays with the test's other files.
         if os.path.exists(self.logpath):
